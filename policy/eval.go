@@ -1,0 +1,325 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+)
+
+// Input is what Evaluate decides on. It holds an age, never a birth date:
+// the caller computes the age with Today and AgeOn and keeps the birth date
+// out of everything downstream.
+type Input struct {
+	Jurisdiction  string             // canonical code, e.g. "US-UT"; "" or invalid uses the default pack
+	Stage         string             // "signup" or "reassessment"
+	Age           int                // whole-year age on Today(Jurisdiction, Now)
+	Signals       map[string]float64 // present risk signals by type (see KnownSignals); may be nil
+	DeviceHistory bool               // the device declared an age within the anti-hopping window
+	DeviceMinAge  int                // the lowest age it declared then; only meaningful with DeviceHistory
+	Now           time.Time          // evaluation instant; zero means time.Now()
+}
+
+// Reason is one rule that fired, so a decision can be explained and audited
+// rule by rule.
+type Reason struct {
+	Rule     string   // "<lower-case pack code>.<rule id>", e.g. "de.digital-consent-age"
+	Decision Decision // what this rule alone decided
+	Message  string   // short, user-presentable; never contains the age
+	Citation string   // the legal or policy source
+}
+
+// Threshold says whether the age is at or over an age of interest, for the
+// attestation's age_equal_or_over claim.
+type Threshold struct {
+	Age int
+	Met bool
+}
+
+// Result is a decision with everything needed to explain, attest and log it.
+type Result struct {
+	Decision    Decision
+	Band        Band
+	Reasons     []Reason    // every rule that fired, in policy order
+	Obligations []string    // obligation ids for the band; none when the decision is deny
+	Thresholds  []Threshold // ascending, unique: policy thresholds plus the pack's minimum and consent ages
+	Pack        string      // the pack applied: a code such as "DE" or "US", or "default"
+	MinimumAge  int
+	ConsentAge  int
+	AsOf        Date    // the date in the pack's timezone used for effective dating
+	EvalErrors  []error // runtime problems (should not happen after type checking), for the caller to log
+}
+
+// Reason ids of the fail-safe outcomes, which no policy rule can produce
+// (rule reason ids are always prefixed with a pack code).
+const (
+	ReasonNoRuleMatched = "policy.no-rule-matched"
+	ReasonNoPack        = "policy.no-pack-in-force"
+	ReasonInternalError = "policy.internal-error"
+)
+
+// Evaluate applies the policy to one check. It never fails and never
+// panics: whatever goes wrong (no rule matched, a rule errors at run time,
+// no pack in force) degrades to AdditionalVerificationRequired, because a
+// missing answer must never become an allow.
+//
+// The pack is chosen by falling back from the code to its country to the
+// default pack; then every in-force rule that is in date and in scope runs,
+// in policy order, and the most restrictive fired decision wins.
+func (p *Policy) Evaluate(in Input) (res Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			res = Result{
+				Decision: AdditionalVerificationRequired,
+				Band:     BandOf(in.Age),
+				Reasons: []Reason{{
+					Rule:     ReasonInternalError,
+					Decision: AdditionalVerificationRequired,
+					Message:  "The age policy could not be evaluated; additional verification is required.",
+					Citation: "ageassure fail-safe",
+				}},
+				Pack:       res.Pack,
+				EvalErrors: append(res.EvalErrors, fmt.Errorf("policy: panic during evaluation: %v", r)),
+			}
+		}
+	}()
+
+	now := in.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	code, err := NormalizeJurisdiction(in.Jurisdiction)
+	if err != nil && in.Jurisdiction != "" {
+		res.EvalErrors = append(res.EvalErrors, fmt.Errorf("policy: using the default pack: %w", err))
+	}
+	pk, pi, asOf := p.selectPack(code, now)
+	res.Band = BandOf(in.Age)
+	res.Pack = pk.code
+	res.AsOf = asOf
+	if pi < 0 {
+		res.Decision = AdditionalVerificationRequired
+		res.Reasons = []Reason{{
+			Rule:     ReasonNoPack,
+			Decision: AdditionalVerificationRequired,
+			Message:  "No age policy is in force for this jurisdiction and date; additional verification is required.",
+			Citation: "ageassure fail-safe",
+		}}
+		return res
+	}
+	per := pk.periods[pi]
+	res.MinimumAge, res.ConsentAge = per.minimumAge, per.consentAge
+	country := countryOf(code)
+
+	act := &activation{
+		age:          in.Age,
+		band:         res.Band,
+		stage:        in.Stage,
+		jurisdiction: code,
+		country:      country,
+		pack:         pk,
+		minimumAge:   per.minimumAge,
+		consentAge:   per.consentAge,
+		params:       p.params,
+		deviceMinAge: in.DeviceMinAge,
+		now:          now,
+	}
+	if in.DeviceHistory {
+		act.deviceHistory = types.True
+	} else {
+		act.deviceHistory = types.False
+		act.deviceMinAge = 0
+	}
+	act.signals.set(in.Signals)
+
+	best := Decision("")
+	for i, r := range p.rules {
+		if !r.covers(asOf) || !r.scope.matches(code, country, pk) {
+			continue
+		}
+		d := r.decision
+		msg := ""
+		out, _, err := r.prog.Eval(act)
+		if err == nil {
+			if b, ok := out.(types.Bool); !ok {
+				err = fmt.Errorf("result is %s, not bool", out.Type().TypeName())
+			} else if !b {
+				continue
+			}
+		}
+		if err != nil {
+			d = AdditionalVerificationRequired
+			msg = "This policy rule could not be evaluated; additional verification is required."
+			res.EvalErrors = append(res.EvalErrors, fmt.Errorf("policy: rule %s: %w", pk.reasonIDs[i], err))
+		} else {
+			msg = r.msg.expand(per.minimumAge, per.consentAge, displayCode(code))
+		}
+		if res.Reasons == nil {
+			res.Reasons = make([]Reason, 0, 4)
+		}
+		res.Reasons = append(res.Reasons, Reason{
+			Rule:     pk.reasonIDs[i],
+			Decision: d,
+			Message:  msg,
+			Citation: r.citationFor(per),
+		})
+		if d.Precedence() > best.Precedence() {
+			best = d
+		}
+	}
+	if best == "" {
+		best = AdditionalVerificationRequired
+		res.Reasons = []Reason{{
+			Rule:     ReasonNoRuleMatched,
+			Decision: AdditionalVerificationRequired,
+			Message:  "No policy rule matched; additional verification is required.",
+			Citation: "ageassure fail-safe",
+		}}
+	}
+	res.Decision = best
+
+	ts := pk.thresholds[pi]
+	res.Thresholds = make([]Threshold, len(ts))
+	for i, t := range ts {
+		res.Thresholds[i] = Threshold{Age: t, Met: in.Age >= t}
+	}
+	if best != Deny {
+		for _, o := range p.obligations {
+			if o.covers(asOf) && o.hasBand(res.Band) && o.scope.matches(code, country, pk) {
+				res.Obligations = append(res.Obligations, o.id)
+			}
+		}
+	}
+	return res
+}
+
+// displayCode is how a message names the jurisdiction.
+func displayCode(code string) string {
+	if code == "" {
+		return "this jurisdiction"
+	}
+	return code
+}
+
+// citationFor expands "{citation}" to the citation of the period in force.
+func (r *rule) citationFor(per *period) string {
+	if !r.citeExpands {
+		return r.citation
+	}
+	return r.citePrefix + per.citation + r.citeSuffix
+}
+
+func (o *obligation) hasBand(b Band) bool {
+	for _, x := range o.bands {
+		if x == b {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether a scope selects a check for the requested code,
+// its country and the pack applied: a listed code matches the requested
+// code, its country or the pack; a listed group matches the pack's groups.
+func (s *scope) matches(code, country string, pk *pack) bool {
+	if len(s.jurisdictions) == 0 && len(s.groups) == 0 {
+		return true
+	}
+	for _, j := range s.jurisdictions {
+		if j == code || j == country || j == pk.code {
+			return true
+		}
+	}
+	for _, g := range s.groups {
+		for _, pg := range pk.groups {
+			if g == pg {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// activation supplies the CEL variables by name with a switch, so a rule
+// evaluation needs no map and converts only the variables it reads.
+type activation struct {
+	age           int
+	band          Band
+	stage         string
+	jurisdiction  string
+	country       string
+	pack          *pack
+	minimumAge    int
+	consentAge    int
+	signals       signalMap
+	params        ref.Val
+	deviceHistory ref.Val
+	deviceMinAge  int
+	now           time.Time
+}
+
+var _ interpreter.Activation = (*activation)(nil)
+
+// Prebuilt CEL strings for values that repeat on every request.
+var (
+	bandVals = [...]ref.Val{types.String(BandUnder13), types.String(Band13To15), types.String(Band16To17), types.String(Band18Plus)}
+	signup   = types.String("signup")
+	reassess = types.String("reassessment")
+)
+
+// ResolveName implements interpreter.Activation.
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case varAge:
+		return types.Int(a.age), true
+	case varBand:
+		switch a.band {
+		case BandUnder13:
+			return bandVals[0], true
+		case Band13To15:
+			return bandVals[1], true
+		case Band16To17:
+			return bandVals[2], true
+		case Band18Plus:
+			return bandVals[3], true
+		}
+		return types.String(a.band), true
+	case varStage:
+		switch a.stage {
+		case "signup":
+			return signup, true
+		case "reassessment":
+			return reassess, true
+		}
+		return types.String(a.stage), true
+	case varJurisdiction:
+		if a.jurisdiction == a.pack.code {
+			return a.pack.codeVal, true
+		}
+		return types.String(a.jurisdiction), true
+	case varCountry:
+		if a.country == a.pack.code {
+			return a.pack.codeVal, true
+		}
+		return types.String(a.country), true
+	case varMinimumAge:
+		return types.Int(a.minimumAge), true
+	case varConsentAge:
+		return types.Int(a.consentAge), true
+	case varSignals:
+		return &a.signals, true
+	case varParams:
+		return a.params, true
+	case varDeviceHistory:
+		return a.deviceHistory, true
+	case varDeviceMinAge:
+		return types.Int(a.deviceMinAge), true
+	case varNow:
+		return types.Timestamp{Time: a.now}, true
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation; there is no parent scope.
+func (a *activation) Parent() interpreter.Activation { return nil }
