@@ -7,7 +7,7 @@ import (
 	"cel.dev/cel-go/ext"
 )
 
-// Names of the CEL variables rules can use; FORMAT.md documents them.
+// Names of the CEL variables rules can use; the README ("Policy files") documents them.
 const (
 	varAge           = "age"
 	varBand          = "band"

@@ -11,5 +11,5 @@
 // Policies are compiled once, at load time ([Load], [LoadFS], [Builtin]);
 // a loaded [*Policy] is immutable and safe for concurrent use, and
 // [Policy.Evaluate] never fails: anything unexpected degrades to
-// [AdditionalVerificationRequired]. The file format is described in FORMAT.md.
+// [AdditionalVerificationRequired]. The file format is described in the README, "Policy files".
 package policy
