@@ -1,0 +1,172 @@
+package service
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/google/uuid"
+
+	"github.com/ageassure/ageassure/policy"
+)
+
+// CheckResponse is the 200 body of POST /v1/age-checks.
+type CheckResponse struct {
+	DecisionID     string          `json:"decision_id"`
+	Decision       policy.Decision `json:"decision"`
+	AgeBand        policy.Band     `json:"age_band"`
+	AgeEqualOrOver thresholdSet    `json:"age_equal_or_over"`
+	Assurance      Assurance       `json:"assurance"`
+	Reasons        []Reason        `json:"reasons"`
+	Obligations    []string        `json:"obligations"`
+	Jurisdiction   string          `json:"jurisdiction"`
+	Policy         PolicyRef       `json:"policy"`
+	Attestation    string          `json:"attestation"`
+	ExpiresAt      string          `json:"expires_at"`
+}
+
+// Reason is one policy rule that fired, with the decision it asked for and
+// where the rule comes from in law.
+type Reason struct {
+	Rule     string          `json:"rule"`
+	Decision policy.Decision `json:"decision"`
+	Message  string          `json:"message"`
+	Citation string          `json:"citation,omitempty"`
+}
+
+// PolicyRef names the policy that decided, so a decision can be traced to
+// the exact rules in force.
+type PolicyRef struct {
+	ID   string `json:"id"`
+	Hash string `json:"hash"`
+}
+
+// selfDeclared is the assurance of a declaration with no evidence behind it.
+var selfDeclared = Assurance{Level: AssuranceAsserted, Methods: []string{MethodSelfDeclaration}}
+
+// decide runs one age check for tenant: validate, reduce to derived values,
+// evaluate, sign. The request body and everything identifying in it are
+// dropped when it returns.
+func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*CheckResponse, error) {
+	pol := s.policy.Load()
+	now := s.now()
+	chk, err := decodeCheck(body, pol, now)
+	if err != nil {
+		return nil, err
+	}
+
+	in := policy.Input{
+		Jurisdiction: chk.jurisdiction,
+		Stage:        chk.stage,
+		Age:          chk.age,
+		Signals:      chk.signals,
+		Now:          now,
+	}
+	var deviceKey string
+	if chk.deviceRef != "" {
+		deviceKey = s.keyRef(tenant.ID, "device", chk.deviceRef)
+		age, ok, err := s.devices.LowestDeclaredAge(ctx, deviceKey)
+		if err != nil {
+			// Without the memory the check is weaker, not wrong: the rest of
+			// the policy still applies. Counted so operators see it.
+			s.metrics.deviceErrors.Inc()
+			s.log.LogAttrs(ctx, slog.LevelWarn, "device memory read failed", slog.Any("error", err))
+		} else if ok {
+			in.DeviceHistory, in.DeviceMinAge = true, age
+		}
+	}
+
+	res := pol.Evaluate(in)
+	for _, e := range res.EvalErrors {
+		s.metrics.evalErrors.Inc()
+		s.log.LogAttrs(ctx, slog.LevelError, "policy rule failed; treated as requiring verification",
+			slog.String("policy", pol.Hash()), slog.Any("error", e))
+	}
+	if deviceKey != "" {
+		if err := s.devices.RecordDeclaredAge(ctx, deviceKey, chk.age, pol.AntiHoppingWindow()); err != nil {
+			s.metrics.deviceErrors.Inc()
+			s.log.LogAttrs(ctx, slog.LevelWarn, "device memory write failed", slog.Any("error", err))
+		}
+	}
+
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("decision id: %w", err)
+	}
+	decisionID := id.String()
+	iat := now.Truncate(time.Second)
+	exp := iat.Add(s.ttl)
+	thresholds := thresholdSet(res.Thresholds)
+	claims := attestationClaims{
+		Issuer:         s.issuer,
+		Audience:       tenant.ID,
+		IssuedAt:       iat.Unix(),
+		Expires:        exp.Unix(),
+		ID:             decisionID,
+		Nonce:          chk.nonce,
+		Decision:       res.Decision,
+		AgeBand:        res.Band,
+		AgeEqualOrOver: thresholds,
+		Assurance:      selfDeclared,
+		Jurisdiction:   chk.jurisdiction,
+		Policy:         pol.Hash(),
+	}
+	payload, err := json.Marshal(&claims)
+	if err != nil {
+		return nil, fmt.Errorf("encoding attestation claims: %w", err)
+	}
+	token, err := s.signer.Sign(payload)
+	if err != nil {
+		return nil, fmt.Errorf("signing attestation: %w", err)
+	}
+
+	s.metrics.decisions.WithLabelValues(string(res.Decision), s.jurisdictionLabel(pol, chk.jurisdiction)).Inc()
+	reasons := make([]Reason, len(res.Reasons))
+	for i, r := range res.Reasons {
+		reasons[i] = Reason{Rule: r.Rule, Decision: r.Decision, Message: r.Message, Citation: r.Citation}
+	}
+	obligations := res.Obligations
+	if obligations == nil {
+		obligations = []string{}
+	}
+	return &CheckResponse{
+		DecisionID:     decisionID,
+		Decision:       res.Decision,
+		AgeBand:        res.Band,
+		AgeEqualOrOver: thresholds,
+		Assurance:      selfDeclared,
+		Reasons:        reasons,
+		Obligations:    obligations,
+		Jurisdiction:   chk.jurisdiction,
+		Policy:         PolicyRef{ID: pol.ID(), Hash: pol.Hash()},
+		Attestation:    string(token),
+		ExpiresAt:      exp.UTC().Format(time.RFC3339),
+	}, nil
+}
+
+// keyRef turns an opaque reference into a keyed HMAC, scoped to the tenant
+// and the kind of reference, so the same string from two tenants, or used
+// as a device and as a subject, never links.
+func (s *Service) keyRef(tenant, kind, value string) string {
+	m := hmac.New(sha256.New, s.refKey)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(tenant))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// jurisdictionLabel bounds the metric's label set: a subdivision the
+// policy has no pack for is counted under its country.
+func (s *Service) jurisdictionLabel(pol *policy.Policy, code string) string {
+	if len(code) > 2 && !pol.HasPack(code) {
+		return code[:2]
+	}
+	return code
+}

@@ -1,0 +1,159 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ageassure/ageassure/policy"
+)
+
+// Signer signs attestation payloads and publishes the keys that verify
+// them. adapters/signer implements it.
+type Signer interface {
+	// Sign returns a compact JWS over payload.
+	Sign(payload []byte) ([]byte, error)
+	// JWKS returns the public JWK Set, as JSON, that verifies every token
+	// Sign may have issued recently.
+	JWKS() []byte
+}
+
+// DeviceMemory remembers, per keyed device reference, the lowest age
+// declared within a window, so a refused child who retries with an older age
+// from the same device is caught. adapters/localcache implements it.
+type DeviceMemory interface {
+	LowestDeclaredAge(ctx context.Context, key string) (age int, ok bool, err error)
+	RecordDeclaredAge(ctx context.Context, key string, age int, window time.Duration) error
+}
+
+// Defaults for Options.
+const (
+	DefaultIssuer         = "ageassure"
+	DefaultAttestationTTL = 15 * time.Minute
+)
+
+// Options configure a Service. Policy, Signer, Devices and Tenants are
+// required; everything else has a default.
+type Options struct {
+	Policy  *policy.Policy
+	Signer  Signer
+	Devices DeviceMemory
+	Tenants *Tenants
+
+	// Issuer is the iss of every attestation (default DefaultIssuer).
+	Issuer string
+	// AttestationTTL is how long an attestation stays valid (default
+	// DefaultAttestationTTL). Short, because the age band it states can
+	// change on a birthday.
+	AttestationTTL time.Duration
+	// RefKey keys the HMACs of device and subject references. Replicas that
+	// must recognise each other's devices share it; nil means a random key
+	// for this process only.
+	RefKey []byte
+	// Logger receives operational logs; never request data (default
+	// slog.Default()).
+	Logger *slog.Logger
+	// Registerer receives the Prometheus metrics (default a new registry,
+	// served at /metrics).
+	Registry *prometheus.Registry
+	// Clock is the time source (default time.Now); tests pin it.
+	Clock func() time.Time
+	// AccessLog logs one line per request (route, status, latency, tenant;
+	// never bodies, IPs or references).
+	AccessLog bool
+}
+
+// Service is the age-check API. It is safe for concurrent use; the active
+// policy can be swapped while it serves.
+type Service struct {
+	policy   atomic.Pointer[policy.Policy]
+	signer   Signer
+	devices  DeviceMemory
+	tenants  *Tenants
+	issuer   string
+	ttl      time.Duration
+	refKey   []byte
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	now      func() time.Time
+	access   bool
+	draining atomic.Bool
+}
+
+// ErrMissingOption reports a required option left unset.
+var ErrMissingOption = errors.New("missing required option")
+
+// New validates the options and builds a Service.
+func New(opts Options) (*Service, error) {
+	switch {
+	case opts.Policy == nil:
+		return nil, fmt.Errorf("%w: Policy", ErrMissingOption)
+	case opts.Signer == nil:
+		return nil, fmt.Errorf("%w: Signer", ErrMissingOption)
+	case opts.Devices == nil:
+		return nil, fmt.Errorf("%w: Devices", ErrMissingOption)
+	case opts.Tenants == nil:
+		return nil, fmt.Errorf("%w: Tenants", ErrMissingOption)
+	case opts.AttestationTTL < 0:
+		return nil, fmt.Errorf("attestation TTL %s is negative", opts.AttestationTTL)
+	}
+	s := &Service{
+		signer:   opts.Signer,
+		devices:  opts.Devices,
+		tenants:  opts.Tenants,
+		issuer:   opts.Issuer,
+		ttl:      opts.AttestationTTL,
+		refKey:   opts.RefKey,
+		log:      opts.Logger,
+		registry: opts.Registry,
+		now:      opts.Clock,
+		access:   opts.AccessLog,
+	}
+	if s.issuer == "" {
+		s.issuer = DefaultIssuer
+	}
+	if s.ttl == 0 {
+		s.ttl = DefaultAttestationTTL
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if len(s.refKey) == 0 {
+		s.refKey = make([]byte, 32)
+		if _, err := rand.Read(s.refKey); err != nil {
+			return nil, fmt.Errorf("generating the reference key: %w", err)
+		}
+	}
+	s.metrics = newMetrics(s.registry)
+	s.SetPolicy(opts.Policy)
+	return s, nil
+}
+
+// SetPolicy makes p the active policy for every request that starts after
+// the call; requests in flight finish on the policy they started with.
+func (s *Service) SetPolicy(p *policy.Policy) {
+	if old := s.policy.Swap(p); old != nil {
+		s.metrics.policyInfo.DeleteLabelValues(old.ID(), old.Hash())
+	}
+	s.metrics.policyInfo.WithLabelValues(p.ID(), p.Hash()).Set(1)
+}
+
+// Policy returns the active policy.
+func (s *Service) Policy() *policy.Policy { return s.policy.Load() }
+
+// Drain marks the service as shutting down: /readyz answers 503 so load
+// balancers stop sending new traffic, while requests keep being served.
+func (s *Service) Drain() { s.draining.Store(true) }

@@ -1,0 +1,155 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ageassure/ageassure/policy"
+)
+
+// validateCheck checks every field, collecting all problems so a caller can
+// fix a request in one round trip, and derives the whole-year age.
+func validateCheck(req *CheckRequest, pol *policy.Policy, now time.Time) (*check, error) {
+	var errs []FieldError
+	add := func(ptr, code, detail string) {
+		errs = append(errs, FieldError{Pointer: ptr, Code: code, Detail: detail})
+	}
+	c := &check{stage: StageSignup}
+
+	switch jur, err := policy.NormalizeJurisdiction(req.Jurisdiction); {
+	case req.Jurisdiction == "":
+		add("/jurisdiction", FieldRequired, "jurisdiction is required (ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision, e.g. \"DE\" or \"US-UT\")")
+	case errors.Is(err, policy.ErrUnknownJurisdiction):
+		add("/jurisdiction", FieldUnknownJurisdiction, "Not an assigned ISO 3166 code")
+	case err != nil:
+		add("/jurisdiction", FieldInvalidJurisdiction, "Expected an ISO 3166-1 alpha-2 code, optionally with a subdivision, e.g. \"DE\" or \"US-UT\"")
+	default:
+		c.jurisdiction = jur
+	}
+
+	switch d := req.Declared; {
+	case d == nil:
+		add("/declared", FieldRequired, "declared is required: give exactly one of birth_date or age")
+	case d.BirthDate != nil && d.Age != nil:
+		add("/declared", FieldDeclaredBoth, "Give exactly one of birth_date or age, not both")
+	case d.BirthDate == nil && d.Age == nil:
+		add("/declared", FieldDeclaredNeither, "Give exactly one of birth_date or age")
+	case d.Age != nil:
+		if *d.Age < 0 || *d.Age > MaxAge {
+			add("/declared/age", FieldAgeOutOfRange, fmt.Sprintf("age must be between 0 and %d", MaxAge))
+		} else {
+			c.age = *d.Age
+		}
+	default:
+		birth, err := policy.ParseDate(*d.BirthDate)
+		if err != nil {
+			add("/declared/birth_date", FieldInvalidBirthDate, "Expected a real calendar date as YYYY-MM-DD")
+			break
+		}
+		// The applicant's age is counted in the jurisdiction's calendar; an
+		// unknown jurisdiction was reported above and falls back to the
+		// policy's default calendar here, only to finish validation.
+		today := pol.Today(c.jurisdiction, now)
+		age := policy.AgeOn(birth, today)
+		switch {
+		case birth.After(today):
+			add("/declared/birth_date", FieldFutureBirthDate, "birth_date is in the future")
+		case age > MaxAge:
+			add("/declared/birth_date", FieldAgeOutOfRange, fmt.Sprintf("birth_date gives an age over %d", MaxAge))
+		default:
+			c.birthDate, c.age = &birth, age
+		}
+	}
+
+	if len(req.Signals) > MaxSignals {
+		add("/signals", FieldTooMany, fmt.Sprintf("At most %d signals", MaxSignals))
+	} else if len(req.Signals) > 0 {
+		c.signals = make(map[string]float64, len(req.Signals))
+		for i, s := range req.Signals {
+			validateSignal(c, i, s, add)
+		}
+	}
+
+	if ctx := req.Context; ctx != nil {
+		if ctx.Stage != nil {
+			switch *ctx.Stage {
+			case StageSignup, StageReassessment:
+				c.stage = *ctx.Stage
+			default:
+				add("/context/stage", FieldInvalidStage, `stage must be "signup" or "reassessment"`)
+			}
+		}
+		c.deviceRef = opaqueRef(ctx.DeviceRef, "/context/device_ref", add)
+		c.subjectRef = opaqueRef(ctx.SubjectRef, "/context/subject_ref", add)
+		c.nonce = opaqueRef(ctx.Nonce, "/context/nonce", add)
+	}
+
+	if len(errs) > 0 {
+		return nil, validationProblem(errs)
+	}
+	return c, nil
+}
+
+// validateSignal checks one risk signal: a known type, no duplicate, and
+// exactly the value member that type carries.
+func validateSignal(c *check, i int, s Signal, add func(ptr, code, detail string)) {
+	base := "/signals/" + strconv.Itoa(i)
+	switch s.Type {
+	case "":
+		add(base+"/type", FieldRequired, "type is required")
+		return
+	case SignalUnderageLikelihood:
+		if s.Count != nil {
+			add(base+"/count", FieldUnexpectedSignalData, "underage_likelihood carries a score, not a count")
+		}
+		switch {
+		case s.Score == nil:
+			add(base+"/score", FieldRequired, "score is required for underage_likelihood")
+		case *s.Score < 0 || *s.Score > 1:
+			add(base+"/score", FieldInvalidSignalValue, "score must be between 0 and 1")
+		default:
+			setSignal(c, base, s.Type, *s.Score, add)
+		}
+	case SignalUserReports:
+		if s.Score != nil {
+			add(base+"/score", FieldUnexpectedSignalData, "user_reports carries a count, not a score")
+		}
+		switch {
+		case s.Count == nil:
+			add(base+"/count", FieldRequired, "count is required for user_reports")
+		case *s.Count < 0 || *s.Count > maxReportCount:
+			add(base+"/count", FieldInvalidSignalValue, fmt.Sprintf("count must be between 0 and %d", maxReportCount))
+		default:
+			setSignal(c, base, s.Type, float64(*s.Count), add)
+		}
+	default:
+		add(base+"/type", FieldUnknownSignalType, `Unknown signal type; known types are "underage_likelihood" and "user_reports"`)
+	}
+}
+
+func setSignal(c *check, base, typ string, v float64, add func(ptr, code, detail string)) {
+	if _, dup := c.signals[typ]; dup {
+		add(base+"/type", FieldDuplicateSignal, "Each signal type may appear once")
+		return
+	}
+	c.signals[typ] = v
+}
+
+// opaqueRef validates an optional opaque reference. An empty string is an
+// error rather than "absent": it is almost always a platform bug that would
+// silently switch off anti-hopping or re-use.
+func opaqueRef(v *string, ptr string, add func(ptr, code, detail string)) string {
+	switch {
+	case v == nil:
+		return ""
+	case *v == "":
+		add(ptr, FieldEmpty, "Must not be empty; omit the member instead")
+	case len(*v) > MaxRefBytes:
+		add(ptr, FieldTooLong, fmt.Sprintf("At most %d bytes", MaxRefBytes))
+	default:
+		return *v
+	}
+	return ""
+}
