@@ -1,0 +1,92 @@
+package rediscache
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// redistestClient returns a plain client for url, closed when t ends.
+func redistestClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(o)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func benchKeys(n int, ns string) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = ns + hkey(fmt.Sprint(i))
+	}
+	return keys
+}
+
+// BenchmarkStoreGetHitLocal: a Get answered from process memory.
+func BenchmarkStoreGetHitLocal(b *testing.B) {
+	e := newEnv(b, Config{LocalMaxTTL: time.Hour, Clock: time.Now})
+	ctx := context.Background()
+	keys := benchKeys(1024, "dc:")
+	for _, k := range keys {
+		if err := e.Set(ctx, k, []byte(`{"decision":"allow","band":"18_plus"}`), time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, ok, err := e.Get(ctx, keys[i%len(keys)]); !ok || err != nil {
+			b.Fatalf("Get: %t, %v", ok, err)
+		}
+		i++
+	}
+}
+
+// BenchmarkStoreGetRedis: a Get answered by Redis (no local copies), one
+// round trip (GET and PTTL pipelined), sequential.
+func BenchmarkStoreGetRedis(b *testing.B) {
+	e := newEnv(b, Config{LocalMaxTTL: -1, Clock: time.Now})
+	ctx := context.Background()
+	keys := benchKeys(1024, "dc:")
+	for _, k := range keys {
+		if err := e.Set(ctx, k, []byte(`{"decision":"allow","band":"18_plus"}`), time.Hour); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, ok, err := e.Get(ctx, keys[i%len(keys)]); !ok || err != nil {
+			b.Fatalf("Get: %t, %v", ok, err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRecordDeclaredAge: both tiers, the Redis one by EVALSHA.
+func BenchmarkRecordDeclaredAge(b *testing.B) {
+	e := newEnv(b, Config{Clock: time.Now})
+	ctx := context.Background()
+	keys := benchKeys(1024, "")
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if err := e.RecordDeclaredAge(ctx, keys[i%len(keys)], 10+i%10, time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if e.State() != "closed" {
+		b.Fatalf("breaker %s during the benchmark", e.State())
+	}
+}

@@ -1,0 +1,70 @@
+package rediscache
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/ageassure/ageassure/adapters/localcache"
+	"github.com/ageassure/ageassure/internal/redistest"
+)
+
+// TestCluster runs every operation against a 3-master Redis Cluster, with
+// keys spread over slots (so over masters), through two Stores.
+func TestCluster(t *testing.T) {
+	cl := redistest.StartCluster(t, 3)
+	a := newEnv(t, Config{ClusterAddrs: cl.Addrs, Prefix: "c:"})
+	b := newEnv(t, Config{ClusterAddrs: cl.Addrs, Prefix: "c:", LocalMaxTTL: -1})
+	ctx := context.Background()
+
+	const n = 30
+	for i := range n {
+		dev := hkey(fmt.Sprint("device-", i))
+		if err := a.RecordDeclaredAge(ctx, dev, 10+i%5, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if age, ok, err := b.LowestDeclaredAge(ctx, dev); err != nil || !ok || age != 10+i%5 {
+			t.Errorf("device %d via b = %d, %t, %v", i, age, ok, err)
+		}
+		k := "dc:" + hkey(fmt.Sprint("decision-", i))
+		if err := b.Set(ctx, k, []byte(fmt.Sprint(i)), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok, err := a.Get(ctx, k); err != nil || !ok || string(v) != fmt.Sprint(i) {
+			t.Errorf("value %d via a = %q, %t, %v", i, v, ok, err)
+		}
+		nonce := hkey(fmt.Sprint("nonce-", i))
+		if ok, err := a.FirstUse(ctx, nonce, time.Minute); !ok || err != nil {
+			t.Errorf("FirstUse %d = %t, %v", i, ok, err)
+		}
+		if ok, err := b.FirstUse(ctx, nonce, time.Minute); ok || err != nil {
+			t.Errorf("replay %d via b = %t, %v", i, ok, err)
+		}
+	}
+	l := localcache.Limit{Rate: 1, Burst: 3, Period: time.Hour}
+	for i, want := range []bool{true, true, true, false} {
+		s := []*env{a, b}[i%2]
+		if d, err := s.Allow(ctx, "acme", l); err != nil || d.Allowed != want {
+			t.Errorf("Allow #%d = %+v, %v; want %t", i, d, err, want)
+		}
+	}
+	if a.State() != "closed" || b.State() != "closed" {
+		t.Errorf("states %q, %q; want closed", a.State(), b.State())
+	}
+
+	// The keys really are spread over the masters.
+	var used atomic.Int32
+	err := cl.Client().ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		if c.DBSize(ctx).Val() > 0 {
+			used.Add(1)
+		}
+		return nil
+	})
+	if err != nil || used.Load() < 2 {
+		t.Errorf("keys on %d masters (%v); want them spread", used.Load(), err)
+	}
+}

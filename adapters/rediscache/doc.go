@@ -1,0 +1,23 @@
+// Package rediscache is the shared, two-tier store of ageassure's derived
+// state: the anti-hopping device memory, a generic byte cache (cached
+// decisions, subject records), replay protection and per-tenant rate limits.
+//
+// Each operation goes to an in-process tier (adapters/localcache, otter) and
+// to Redis, the truth shared by every replica. Redis sits behind a circuit
+// breaker with a short per-operation timeout: when Redis is slow or down,
+// calls fail fast, the breaker opens after a few consecutive failures, and
+// every operation answers from the in-process tier without an error (replay
+// checks excepted: they report ErrDegraded so the caller can decide). A
+// background probe closes the breaker once Redis answers again.
+//
+// Nothing stored identifies a person. Keys are the caller's keyed HMACs
+// (hex), checked like localcache checks them, under a fixed prefix and
+// namespace:
+//
+//	<prefix>dev:<hmac>         lowest declared whole-year age, decimal, PX window
+//	<prefix><ns>:<hmac>        a caller-encoded value (e.g. ns "dc", "sub"), PX ttl
+//	<prefix>rp:<hmac>          "1", PX ttl: a one-time value was used
+//	rate:<prefix>rl:<tenant>   GCRA state (redis_rate adds the "rate:" prefix)
+//
+// Values are stored exactly as given.
+package rediscache

@@ -1,0 +1,172 @@
+package rediscache
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/ageassure/ageassure/adapters/localcache"
+	"github.com/ageassure/ageassure/internal/redistest"
+)
+
+// The small interfaces the service declares at its side (it never imports
+// this package, nor this package the service). Store must satisfy each, and
+// the localcache types the ones they stand in for without Redis.
+type (
+	deviceMemory interface {
+		LowestDeclaredAge(ctx context.Context, key string) (int, bool, error)
+		RecordDeclaredAge(ctx context.Context, key string, age int, window time.Duration) error
+	}
+	byteCache interface {
+		Get(ctx context.Context, key string) ([]byte, bool, error)
+		Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
+	}
+	replayGuard interface {
+		FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	}
+	rateLimiter interface {
+		Allow(ctx context.Context, tenant string, l localcache.Limit) (localcache.Decision, error)
+	}
+	// The service's RateLimiter: plain arguments.
+	rateAllower interface {
+		AllowRate(ctx context.Context, tenant string, rate, burst int, period time.Duration) (allowed bool, retryAfter time.Duration, err error)
+	}
+	healthReporter interface {
+		State() string
+		Healthy() bool
+	}
+)
+
+var (
+	_ deviceMemory   = (*Store)(nil)
+	_ byteCache      = (*Store)(nil)
+	_ replayGuard    = (*Store)(nil)
+	_ rateLimiter    = (*Store)(nil)
+	_ healthReporter = (*Store)(nil)
+	_ rateAllower    = (*Store)(nil)
+
+	_ deviceMemory = (*localcache.DeviceMemory)(nil)
+	_ byteCache    = (*localcache.KV)(nil)
+	_ replayGuard  = (*localcache.Replay)(nil)
+	_ rateLimiter  = (*localcache.RateLimiter)(nil)
+	_ rateAllower  = (*localcache.RateLimiter)(nil)
+)
+
+// fakeClock is a settable clock for the in-process tier.
+type fakeClock struct{ ns atomic.Int64 }
+
+func newFakeClock() *fakeClock {
+	c := &fakeClock{}
+	c.ns.Store(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	return c
+}
+
+func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// hkey returns a key shaped like the service's: hex HMAC-SHA-256 of ref.
+func hkey(ref string) string {
+	m := hmac.New(sha256.New, []byte("test key"))
+	m.Write([]byte(ref))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// syncBuffer collects log output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is a Store under test with its clock, logs and Redis.
+type env struct {
+	*Store
+	clk  *fakeClock
+	logs *syncBuffer
+	srv  *redistest.Server // nil for private processes and clusters
+}
+
+// newEnv returns a Store on the shared test Redis (redistest.New) with the
+// test's prefix, unless cfg names its own Redis. Logs go to env.logs.
+func newEnv(t testing.TB, cfg Config) *env {
+	t.Helper()
+	e := &env{clk: newFakeClock(), logs: &syncBuffer{}}
+	if cfg.URL == "" && cfg.ClusterAddrs == nil && cfg.SentinelAddrs == nil {
+		e.srv = redistest.New(t)
+		cfg.URL = e.srv.URL
+		if cfg.Prefix == "" {
+			cfg.Prefix = e.srv.Prefix
+		}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = e.clk.Now
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	e.Store = s
+	return e
+}
+
+// counter returns the value of a counter in c with the given labels.
+func counter(t testing.TB, c prometheus.Collector, labels map[string]string) float64 {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	total := 0.0
+	for m := range ch {
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		match := true
+		for _, lp := range d.GetLabel() {
+			if v, ok := labels[lp.GetName()]; ok && v != lp.GetValue() {
+				match = false
+			}
+		}
+		if match {
+			total += d.GetCounter().GetValue() + d.GetGauge().GetValue()
+		}
+	}
+	return total
+}
+
+// opCount returns ageassure_redis_operations_total{op,result}.
+func (e *env) opCount(t testing.TB, op, result string) float64 {
+	t.Helper()
+	return counter(t, e.metrics.ops, map[string]string{"op": op, "result": result})
+}
+
+// cacheCount returns ageassure_cache_requests_total{tier,result}.
+func (e *env) cacheCount(t testing.TB, tier, result string) float64 {
+	t.Helper()
+	return counter(t, e.metrics.cache, map[string]string{"tier": tier, "result": result})
+}
+
+// near reports whether got is within tol below want (TTLs only shrink).
+func near(got, want, tol time.Duration) bool { return got <= want && got > want-tol }
