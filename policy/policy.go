@@ -19,6 +19,7 @@ type Policy struct {
 	rules         []*rule       // in-force rules only, in policy order
 	obligations   []*obligation // in-force obligations only, in policy order
 	params        ref.Val       // CEL value of m.params
+	knownAges     []int         // see KnownAges
 }
 
 // newPolicy precomputes what evaluation needs from a valid model.
@@ -28,10 +29,11 @@ func newPolicy(m *model) (*Policy, error) {
 		return nil, err
 	}
 	p := &Policy{
-		m:      m,
-		hash:   h,
-		byCode: make(map[string]*pack, len(m.packs)),
-		params: newParamMap(m.params),
+		m:         m,
+		hash:      h,
+		byCode:    make(map[string]*pack, len(m.packs)),
+		params:    newParamMap(m.params),
+		knownAges: knownAgesOf(m),
 	}
 	for _, r := range m.rules {
 		if r.status == statusInForce {
