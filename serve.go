@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -15,7 +16,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ageassure/ageassure/adapters/localcache"
+	"github.com/ageassure/ageassure/adapters/rediscache"
 	"github.com/ageassure/ageassure/adapters/signer"
 	"github.com/ageassure/ageassure/policy"
 	"github.com/ageassure/ageassure/service"
@@ -33,7 +37,11 @@ type serveConfig struct {
 	LogLevel          slog.Level
 	LogFormat         string
 	AccessLog         bool
-	MaxDevices        int
+	LocalCacheSize    int
+	CacheSecretFile   string
+	DecisionCacheTTL  time.Duration
+	ReuseMaxAge       time.Duration
+	Redis             redisFlags
 	ShutdownTimeout   time.Duration
 	DrainDelay        time.Duration
 	ReadHeaderTimeout time.Duration
@@ -52,7 +60,11 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log `format`: json or text")
 	fs.BoolVar(&c.AccessLog, "access-log", false, "log one line per request (route, status, latency, tenant; never request data)")
-	fs.IntVar(&c.MaxDevices, "max-devices", 1_000_000, "`entries` the in-process anti-hopping memory keeps at most")
+	fs.IntVar(&c.LocalCacheSize, "local-cache-size", 1_000_000, "`entries` each in-process cache tier keeps at most (devices, decisions, subjects)")
+	fs.StringVar(&c.CacheSecretFile, "cache-secret-file", "", "`file` holding the secret (at least 32 bytes) that keys every HMAC of a reference and every\ncache key; replicas must share it (default: random per process, so replicas share nothing)")
+	fs.DurationVar(&c.DecisionCacheTTL, "decision-cache-ttl", service.DefaultDecisionCacheTTL, "how long a cached decision is served for identical normalized inputs")
+	fs.DurationVar(&c.ReuseMaxAge, "reuse-max-age", service.DefaultReuseMaxAge, "longest re-use of a subject's earlier assurance (it ends sooner at the next age the policy knows)")
+	c.Redis.flags(fs)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, how long to keep serving with /readyz failing before\nclosing the listener (lets a load balancer notice)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "HTTP: time allowed to read request headers")
@@ -70,6 +82,7 @@ func (c *serveConfig) LogValue() slog.Value {
 		slog.String("tenants", orDefault(c.Tenants, "development tenant")),
 		slog.String("issuer", c.Issuer),
 		slog.Duration("attestation_ttl", c.AttestationTTL),
+		slog.String("cache", c.Redis.mode()),
 	)
 }
 
@@ -101,7 +114,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	svc, err := buildService(&cfg, log, stderr)
+	svc, closeDeps, err := buildService(ctx, &cfg, log, stderr)
 	if err != nil {
 		// One line per problem, each self-contained: a policy can have
 		// several, and log collectors split on newlines.
@@ -150,13 +163,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log.Error("shutdown did not finish in time", slog.Any("error", err))
 		return 1
 	}
+	closeDeps()
 	log.Info("stopped")
 	return 0
 }
 
 // buildService loads everything the service needs. Each failure names the
 // file and the problem in one line, so a bad deployment is obvious.
-func buildService(cfg *serveConfig, log *slog.Logger, stderr io.Writer) (*service.Service, error) {
+func buildService(ctx context.Context, cfg *serveConfig, log *slog.Logger, stderr io.Writer) (*service.Service, func(), error) {
+	svc, closers, err := buildServiceParts(ctx, cfg, log, stderr)
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return svc, closeAll, nil
+}
+
+// buildServiceParts does the work of buildService, returning what must be
+// closed at shutdown even when it fails half-way.
+func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, stderr io.Writer) (_ *service.Service, closers []func(), _ error) {
 	var pol *policy.Policy
 	var err error
 	if cfg.Policy == "" {
@@ -165,7 +195,7 @@ func buildService(cfg *serveConfig, log *slog.Logger, stderr io.Writer) (*servic
 		pol, err = policy.Load(cfg.Policy)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w", orDefault(cfg.Policy, "(built-in)"), err)
+		return nil, closers, fmt.Errorf("policy %s: %w", orDefault(cfg.Policy, "(built-in)"), err)
 	}
 	log.Info("policy loaded", slog.String("id", pol.ID()), slog.String("hash", pol.Hash()),
 		slog.Int("jurisdictions", len(pol.Jurisdictions())))
@@ -174,14 +204,14 @@ func buildService(cfg *serveConfig, log *slog.Logger, stderr io.Writer) (*servic
 	if cfg.Keys == "" {
 		sig, err = signer.Ephemeral()
 		if err != nil {
-			return nil, err
+			return nil, closers, err
 		}
 		log.Warn("EPHEMERAL SIGNING KEY: attestations will not verify after a restart and replicas will not agree; set --keys for production",
 			slog.String("kid", sig.KeyID()))
 	} else {
 		sig, err = signer.Load(cfg.Keys)
 		if err != nil {
-			return nil, fmt.Errorf("keys %s: %w", cfg.Keys, err)
+			return nil, closers, fmt.Errorf("keys %s: %w", cfg.Keys, err)
 		}
 		for _, w := range sig.Warnings() {
 			log.Warn("signing key", slog.String("warning", w))
@@ -193,7 +223,7 @@ func buildService(cfg *serveConfig, log *slog.Logger, stderr io.Writer) (*servic
 	if cfg.Tenants == "" {
 		key, t, err := service.DevTenant("dev")
 		if err != nil {
-			return nil, err
+			return nil, closers, err
 		}
 		tenants = t
 		// Printed once, to the terminal, not through the logger: the key is
@@ -203,21 +233,74 @@ func buildService(cfg *serveConfig, log *slog.Logger, stderr io.Writer) (*servic
 	} else {
 		tenants, err = service.LoadTenantsFile(cfg.Tenants)
 		if err != nil {
-			return nil, err
+			return nil, closers, err
 		}
 		log.Info("tenants loaded", slog.Int("count", tenants.Len()))
 	}
 
-	return service.New(service.Options{
-		Policy:         pol,
-		Signer:         sig,
-		Devices:        localcache.NewDeviceMemory(localcache.Options{MaxEntries: cfg.MaxDevices}),
-		Tenants:        tenants,
-		Issuer:         cfg.Issuer,
-		AttestationTTL: cfg.AttestationTTL,
-		Logger:         log,
-		AccessLog:      cfg.AccessLog,
-	})
+	refKey, err := loadCacheSecret(cfg.CacheSecretFile)
+	if err != nil {
+		return nil, closers, err
+	}
+	if refKey == nil {
+		log.Warn("no --cache-secret-file: a random secret keys the caches, so replicas will not recognise each other's devices, subjects or cached decisions")
+	}
+
+	reg := prometheus.NewRegistry()
+	opts := service.Options{
+		Policy:           pol,
+		Signer:           sig,
+		Tenants:          tenants,
+		Issuer:           cfg.Issuer,
+		AttestationTTL:   cfg.AttestationTTL,
+		RefKey:           refKey,
+		Logger:           log,
+		Registry:         reg,
+		AccessLog:        cfg.AccessLog,
+		DecisionCacheTTL: cfg.DecisionCacheTTL,
+		ReuseMaxAge:      cfg.ReuseMaxAge,
+	}
+	if cfg.Redis.mode() == "in-process" {
+		local := localcache.Options{MaxEntries: cfg.LocalCacheSize}
+		opts.Devices = localcache.NewDeviceMemory(local)
+		opts.Cache = localcache.NewKV(local)
+		opts.RateLimiter = localcache.NewRateLimiter(local)
+		opts.ReadyChecks = map[string]service.ReadyCheck{"cache": func() string { return "in-process" }}
+	} else {
+		rc, err := cfg.Redis.config(cfg.LocalCacheSize, log)
+		if err != nil {
+			return nil, closers, err
+		}
+		store, err := rediscache.New(ctx, rc)
+		if err != nil {
+			return nil, closers, fmt.Errorf("redis: %w", err)
+		}
+		closers = append(closers, func() { _ = store.Close() })
+		if err := store.Register(reg); err != nil {
+			return nil, closers, fmt.Errorf("redis metrics: %w", err)
+		}
+		opts.Devices, opts.Cache, opts.RateLimiter = store, store, store
+		opts.ReadyChecks = map[string]service.ReadyCheck{"redis": store.State}
+	}
+	svc, err := service.New(opts)
+	return svc, closers, err
+}
+
+// loadCacheSecret reads the shared cache secret; nil when none is
+// configured (the service then makes a random one).
+func loadCacheSecret(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cache secret file %s: %w", path, err)
+	}
+	b = bytes.TrimSpace(b)
+	if len(b) < 32 {
+		return nil, fmt.Errorf("cache secret file %s: %d bytes; need at least 32 random bytes", path, len(b))
+	}
+	return b, nil
 }
 
 // newLogger builds the process logger. JSON by default, for log pipelines.

@@ -31,10 +31,11 @@ type CheckResponse struct {
 }
 
 // Reason is one policy rule that fired, with the decision it asked for and
-// where the rule comes from in law.
+// where the rule comes from in law — or a note from the service itself
+// (ReasonAssuranceReused), which asks for no decision.
 type Reason struct {
 	Rule     string          `json:"rule"`
-	Decision policy.Decision `json:"decision"`
+	Decision policy.Decision `json:"decision,omitempty"`
 	Message  string          `json:"message"`
 	Citation string          `json:"citation,omitempty"`
 }
@@ -49,8 +50,13 @@ type PolicyRef struct {
 // selfDeclared is the assurance of a declaration with no evidence behind it.
 var selfDeclared = Assurance{Level: AssuranceAsserted, Methods: []string{MethodSelfDeclaration}}
 
+// ReasonAssuranceReused is the reason id added when a subject's earlier,
+// stronger assurance decides instead of this request's declaration.
+const ReasonAssuranceReused = "service.assurance-reused"
+
 // decide runs one age check for tenant: validate, reduce to derived values,
-// evaluate, sign. The request body and everything identifying in it are
+// look up what is remembered (device, subject, cached decision), evaluate,
+// remember, sign. The request body and everything identifying in it are
 // dropped when it returns.
 func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*CheckResponse, error) {
 	pol := s.policy.Load()
@@ -59,6 +65,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	if err != nil {
 		return nil, err
 	}
+	today := pol.Today(chk.jurisdiction, now)
 
 	in := policy.Input{
 		Jurisdiction: chk.jurisdiction,
@@ -67,7 +74,10 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Signals:      chk.signals,
 		Now:          now,
 	}
-	var deviceKey string
+	assurance := selfDeclared
+	var reused *Reason
+
+	var deviceKey, subjectKey string
 	if chk.deviceRef != "" {
 		deviceKey = s.keyRef(tenant.ID, "device", chk.deviceRef)
 		age, ok, err := s.devices.LowestDeclaredAge(ctx, deviceKey)
@@ -75,23 +85,55 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 			// Without the memory the check is weaker, not wrong: the rest of
 			// the policy still applies. Counted so operators see it.
 			s.metrics.deviceErrors.Inc()
-			s.log.LogAttrs(ctx, slog.LevelWarn, "device memory read failed", slog.Any("error", err))
+			s.log.LogAttrs(ctx, slog.LevelDebug, "device memory read failed", slog.Any("error", err))
 		} else if ok {
 			in.DeviceHistory, in.DeviceMinAge = true, age
 		}
 	}
-
-	res := pol.Evaluate(in)
-	for _, e := range res.EvalErrors {
-		s.metrics.evalErrors.Inc()
-		s.log.LogAttrs(ctx, slog.LevelError, "policy rule failed; treated as requiring verification",
-			slog.String("policy", pol.Hash()), slog.Any("error", e))
+	if chk.subjectRef != "" {
+		subjectKey = nsSubject + s.keyRef(tenant.ID, "subject", chk.subjectRef)
+		if rec, ok := s.loadSubject(ctx, subjectKey, today); ok && assuranceRank(rec.Level) > assuranceRank(assurance.Level) {
+			// Stronger earlier assurance outranks this declaration, in both
+			// directions: a verified 14-year-old declaring 25 is still 14.
+			in.Age = rec.Age
+			assurance = Assurance{Level: rec.Level, Methods: rec.Methods}
+			reused = &Reason{
+				Rule:     ReasonAssuranceReused,
+				Message:  "Earlier " + rec.Level + " assurance for this account was re-used; it stays valid until " + orNever(rec.ReassessAt) + ".",
+				Citation: "ageassure re-use of assurance (IEEE 2089.1)",
+			}
+		}
 	}
+
+	dkey := s.decisionKey(tenant.ID, pol, &in, today, assurance)
+	res, hit := s.lookupDecision(ctx, dkey, pol, &in)
+	if !hit {
+		res = pol.Evaluate(in)
+		for _, e := range res.EvalErrors {
+			s.metrics.evalErrors.Inc()
+			s.log.LogAttrs(ctx, slog.LevelError, "policy rule failed; treated as requiring verification",
+				slog.String("policy", pol.Hash()), slog.Any("error", e))
+		}
+		if cacheable(&res) {
+			s.storeDecision(ctx, dkey, &res)
+		}
+	}
+
 	if deviceKey != "" {
 		if err := s.devices.RecordDeclaredAge(ctx, deviceKey, chk.age, pol.AntiHoppingWindow()); err != nil {
 			s.metrics.deviceErrors.Inc()
-			s.log.LogAttrs(ctx, slog.LevelWarn, "device memory write failed", slog.Any("error", err))
+			s.log.LogAttrs(ctx, slog.LevelDebug, "device memory write failed", slog.Any("error", err))
 		}
+	}
+	if subjectKey != "" && reused == nil {
+		due := reassessAt(pol.KnownAges(), chk.age, chk.birthDate, today)
+		rec := subjectRecord{Age: chk.age, Band: string(policy.BandOf(chk.age)), Level: assurance.Level, Methods: assurance.Methods}
+		var expires time.Time
+		if due != (policy.Date{}) {
+			rec.ReassessAt = due.String()
+			expires = due.Time(pol.Location(chk.jurisdiction))
+		}
+		s.storeSubject(ctx, subjectKey, rec, expires, now)
 	}
 
 	id, err := uuid.NewV7()
@@ -112,7 +154,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Decision:       res.Decision,
 		AgeBand:        res.Band,
 		AgeEqualOrOver: thresholds,
-		Assurance:      selfDeclared,
+		Assurance:      assurance,
 		Jurisdiction:   chk.jurisdiction,
 		Policy:         pol.Hash(),
 	}
@@ -126,9 +168,12 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	}
 
 	s.metrics.decisions.WithLabelValues(string(res.Decision), s.jurisdictionLabel(pol, chk.jurisdiction)).Inc()
-	reasons := make([]Reason, len(res.Reasons))
-	for i, r := range res.Reasons {
-		reasons[i] = Reason{Rule: r.Rule, Decision: r.Decision, Message: r.Message, Citation: r.Citation}
+	reasons := make([]Reason, 0, len(res.Reasons)+1)
+	if reused != nil {
+		reasons = append(reasons, *reused)
+	}
+	for _, r := range res.Reasons {
+		reasons = append(reasons, Reason{Rule: r.Rule, Decision: r.Decision, Message: r.Message, Citation: r.Citation})
 	}
 	obligations := res.Obligations
 	if obligations == nil {
@@ -139,7 +184,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Decision:       res.Decision,
 		AgeBand:        res.Band,
 		AgeEqualOrOver: thresholds,
-		Assurance:      selfDeclared,
+		Assurance:      assurance,
 		Reasons:        reasons,
 		Obligations:    obligations,
 		Jurisdiction:   chk.jurisdiction,
@@ -147,6 +192,13 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Attestation:    string(token),
 		ExpiresAt:      exp.UTC().Format(time.RFC3339),
 	}, nil
+}
+
+func orNever(date string) string {
+	if date == "" {
+		return "the configured maximum"
+	}
+	return date
 }
 
 // keyRef turns an opaque reference into a keyed HMAC, scoped to the tenant

@@ -46,6 +46,7 @@ type testEnv struct {
 	tenant  string
 	signer  *signer.Signer
 	devices *localcache.DeviceMemory
+	cache   *localcache.KV
 	logs    *syncBuffer
 	clock   *testClock
 }
@@ -80,6 +81,13 @@ func builtinPolicy(t testing.TB) *policy.Policy {
 
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, nil)
+}
+
+// newTestEnvWith builds a test service; configure may change the options
+// (another cache, shared tenants or reference key) before it is built.
+func newTestEnvWith(t testing.TB, configure func(e *testEnv, o *Options)) *testEnv {
+	t.Helper()
 	sig, err := signer.Ephemeral()
 	if err != nil {
 		t.Fatal(err)
@@ -90,16 +98,22 @@ func newTestEnv(t testing.TB) *testEnv {
 	}
 	env := &testEnv{key: key, tenant: "acme", signer: sig, logs: &syncBuffer{}, clock: &testClock{now: fixedNow}}
 	env.devices = localcache.NewDeviceMemory(localcache.Options{MaxEntries: 10_000, Clock: env.clock.Now})
-	env.svc, err = New(Options{
+	env.cache = localcache.NewKV(localcache.Options{MaxEntries: 10_000, Clock: env.clock.Now})
+	opts := Options{
 		Policy:    builtinPolicy(t),
 		Signer:    sig,
 		Devices:   env.devices,
+		Cache:     env.cache,
 		Tenants:   tenants,
 		Issuer:    "https://ageassure.test",
 		Logger:    slog.New(slog.NewJSONHandler(env.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:     env.clock.Now,
 		AccessLog: true,
-	})
+	}
+	if configure != nil {
+		configure(env, &opts)
+	}
+	env.svc, err = New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

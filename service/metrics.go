@@ -19,6 +19,10 @@ type metrics struct {
 	evalErrors   prometheus.Counter
 	deviceErrors prometheus.Counter
 	policyInfo   *prometheus.GaugeVec
+
+	decisionCache *prometheus.CounterVec
+	cacheErrors   prometheus.Counter
+	rateLimited   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,6 +55,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "The active policy (value 1), labelled by id and hash.",
 		}, []string{"id", "hash"}),
 	}
+	m.decisionCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ageassure_decision_cache_requests_total",
+		Help: "Decision cache lookups by result (hit, miss).",
+	}, []string{"result"})
+	m.cacheErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ageassure_cache_errors_total",
+		Help: "Failed reads or writes of cached decisions and subject records (the request went on without them).",
+	})
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ageassure_rate_limited_total",
+		Help: "Requests refused with 429, by tenant.",
+	}, []string{"tenant"})
+	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited)
 	reg.MustRegister(m.requests, m.latency, m.decisions, m.evalErrors, m.deviceErrors, m.policyInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

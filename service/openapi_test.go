@@ -374,6 +374,7 @@ func TestResponsesConformToOpenAPI(t *testing.T) {
 			Policy:  builtinPolicy(t),
 			Signer:  sig,
 			Devices: localcache.NewDeviceMemory(localcache.Options{MaxEntries: 10}),
+			Cache:   localcache.NewKV(localcache.Options{MaxEntries: 10}),
 			Tenants: tenants,
 			Clock:   func() time.Time { return fixedNow },
 		})

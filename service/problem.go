@@ -21,6 +21,7 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type"
 	CodeNotFound             = "not_found"
 	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeRateLimited          = "rate_limited"
 	CodeInternal             = "internal_error"
 )
 

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strings"
@@ -49,7 +50,7 @@ func (s *Service) Handler() http.Handler {
 			"This resource does not support "+methodLabel(c.Request.Method)))
 	})
 
-	r.POST("/v1/age-checks", s.authenticate, s.handleAgeCheck)
+	r.POST("/v1/age-checks", s.authenticate, s.rateLimit, s.handleAgeCheck)
 	r.GET("/.well-known/jwks.json", s.handleJWKS)
 	r.GET("/openapi.yaml", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/yaml", OpenAPI)
@@ -78,6 +79,32 @@ func (s *Service) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(tenantKey, t)
+	c.Next()
+}
+
+// rateLimit answers 429 when the tenant is over its limit. A limiter error
+// lets the request through: the limiter degrades to in-process counting by
+// itself, and refusing signups because the rate store hiccuped would fail
+// the platform, not protect it.
+func (s *Service) rateLimit(c *gin.Context) {
+	t := c.MustGet(tenantKey).(Tenant)
+	if s.limiter == nil || t.RateLimit == nil {
+		c.Next()
+		return
+	}
+	l := t.RateLimit
+	ok, retry, err := s.limiter.AllowRate(c.Request.Context(), t.ID, l.Rate, l.Burst, l.Period)
+	if err != nil {
+		s.log.LogAttrs(c.Request.Context(), slog.LevelDebug, "rate limiter failed; request allowed", slog.Any("error", err))
+	}
+	if !ok && err == nil {
+		s.metrics.rateLimited.WithLabelValues(t.ID).Inc()
+		p := newProblem(http.StatusTooManyRequests, CodeRateLimited, "Too many requests",
+			"The tenant's rate limit is exceeded; retry after the number of seconds in Retry-After")
+		p.retryAfter = max(1, int(math.Ceil(retry.Seconds())))
+		writeProblem(c, p)
+		return
+	}
 	c.Next()
 }
 
@@ -178,6 +205,9 @@ func (s *Service) handleReady(c *gin.Context) {
 		"policy": pol.ID() + " " + pol.Hash(),
 		"signer": "ok",
 	}}
+	for name, check := range s.checks {
+		r.Checks[name] = check()
+	}
 	code := http.StatusOK
 	if s.draining.Load() {
 		r.Status, code = "draining", http.StatusServiceUnavailable

@@ -32,19 +32,45 @@ type DeviceMemory interface {
 	RecordDeclaredAge(ctx context.Context, key string, age int, window time.Duration) error
 }
 
+// RateLimiter enforces per-tenant request rates (GCRA over Redis, or
+// in-process): rate requests per period, bursts up to burst. A tenant
+// without a limit is never passed to it. Plain arguments keep the adapters
+// free of this package's types.
+type RateLimiter interface {
+	AllowRate(ctx context.Context, tenant string, rate, burst int, period time.Duration) (allowed bool, retryAfter time.Duration, err error)
+}
+
+// ReadyCheck reports the state of one dependency for /readyz, e.g. a
+// circuit breaker's "closed" / "open". It is informational: a degraded
+// dependency does not make the service unready, because it keeps answering.
+type ReadyCheck func() string
+
 // Defaults for Options.
 const (
 	DefaultIssuer         = "ageassure"
 	DefaultAttestationTTL = 15 * time.Minute
 )
 
-// Options configure a Service. Policy, Signer, Devices and Tenants are
-// required; everything else has a default.
+// Options configure a Service. Policy, Signer, Devices, Tenants and Cache
+// are required; everything else has a default.
 type Options struct {
 	Policy  *policy.Policy
 	Signer  Signer
 	Devices DeviceMemory
 	Tenants *Tenants
+	// Cache holds cached decisions and subject records.
+	Cache Cache
+
+	// RateLimiter enforces the tenants' rate limits; nil disables them.
+	RateLimiter RateLimiter
+	// DecisionCacheTTL bounds how long a cached decision is served
+	// (default DefaultDecisionCacheTTL).
+	DecisionCacheTTL time.Duration
+	// ReuseMaxAge bounds how long a subject's assurance is re-used when no
+	// age threshold comes sooner (default DefaultReuseMaxAge).
+	ReuseMaxAge time.Duration
+	// ReadyChecks are reported under "checks" in /readyz.
+	ReadyChecks map[string]ReadyCheck
 
 	// Issuer is the iss of every attestation (default DefaultIssuer).
 	Issuer string
@@ -72,10 +98,17 @@ type Options struct {
 // Service is the age-check API. It is safe for concurrent use; the active
 // policy can be swapped while it serves.
 type Service struct {
-	policy   atomic.Pointer[policy.Policy]
-	signer   Signer
-	devices  DeviceMemory
-	tenants  *Tenants
+	policy  atomic.Pointer[policy.Policy]
+	signer  Signer
+	devices DeviceMemory
+	tenants *Tenants
+	cache   Cache
+	limiter RateLimiter
+	checks  map[string]ReadyCheck
+
+	decisionTTL time.Duration
+	reuseMaxAge time.Duration
+
 	issuer   string
 	ttl      time.Duration
 	refKey   []byte
@@ -101,26 +134,40 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("%w: Devices", ErrMissingOption)
 	case opts.Tenants == nil:
 		return nil, fmt.Errorf("%w: Tenants", ErrMissingOption)
+	case opts.Cache == nil:
+		return nil, fmt.Errorf("%w: Cache", ErrMissingOption)
 	case opts.AttestationTTL < 0:
 		return nil, fmt.Errorf("attestation TTL %s is negative", opts.AttestationTTL)
 	}
 	s := &Service{
-		signer:   opts.Signer,
-		devices:  opts.Devices,
-		tenants:  opts.Tenants,
-		issuer:   opts.Issuer,
-		ttl:      opts.AttestationTTL,
-		refKey:   opts.RefKey,
-		log:      opts.Logger,
-		registry: opts.Registry,
-		now:      opts.Clock,
-		access:   opts.AccessLog,
+		signer:  opts.Signer,
+		devices: opts.Devices,
+		tenants: opts.Tenants,
+		cache:   opts.Cache,
+		limiter: opts.RateLimiter,
+		checks:  opts.ReadyChecks,
+
+		decisionTTL: opts.DecisionCacheTTL,
+		reuseMaxAge: opts.ReuseMaxAge,
+		issuer:      opts.Issuer,
+		ttl:         opts.AttestationTTL,
+		refKey:      opts.RefKey,
+		log:         opts.Logger,
+		registry:    opts.Registry,
+		now:         opts.Clock,
+		access:      opts.AccessLog,
 	}
 	if s.issuer == "" {
 		s.issuer = DefaultIssuer
 	}
 	if s.ttl == 0 {
 		s.ttl = DefaultAttestationTTL
+	}
+	if s.decisionTTL <= 0 {
+		s.decisionTTL = DefaultDecisionCacheTTL
+	}
+	if s.reuseMaxAge <= 0 {
+		s.reuseMaxAge = DefaultReuseMaxAge
 	}
 	if s.log == nil {
 		s.log = slog.Default()

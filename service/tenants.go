@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -22,6 +23,17 @@ type Tenant struct {
 	// KeySHA256 is the hex SHA-256 of the tenant's API key: the key itself is
 	// never stored, so a leaked tenants file grants no access.
 	KeySHA256 string `yaml:"key_sha256"`
+	// RateLimit, when set, bounds the tenant's request rate across all
+	// replicas (GCRA): Rate requests per Period, with bursts up to Burst.
+	RateLimit *RateLimit `yaml:"rate_limit"`
+}
+
+// RateLimit is a tenant's allowance: Rate requests per Period on average,
+// Burst at once.
+type RateLimit struct {
+	Rate   int           `yaml:"rate"`
+	Burst  int           `yaml:"burst"`
+	Period time.Duration `yaml:"period"`
 }
 
 // Tenants maps API-key digests to tenants. It is immutable once built.
@@ -57,6 +69,17 @@ func NewTenants(list []Tenant) (*Tenants, error) {
 		}
 		if _, dup := t.byDigest[d]; dup {
 			return nil, fmt.Errorf("%w: tenant %q: key_sha256 is already used by another tenant", ErrInvalidTenants, tn.ID)
+		}
+		if l := tn.RateLimit; l != nil {
+			if l.Period == 0 {
+				l.Period = time.Second
+			}
+			if l.Burst == 0 {
+				l.Burst = l.Rate
+			}
+			if l.Rate <= 0 || l.Burst <= 0 || l.Period <= 0 {
+				return nil, fmt.Errorf("%w: tenant %q: rate_limit needs a positive rate, burst and period", ErrInvalidTenants, tn.ID)
+			}
 		}
 		ids[tn.ID] = true
 		tn.KeySHA256 = hex.EncodeToString(raw)

@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -110,7 +111,10 @@ func validateSignal(c *check, i int, s Signal, add func(ptr, code, detail string
 		case *s.Score < 0 || *s.Score > 1:
 			add(base+"/score", FieldInvalidSignalValue, "score must be between 0 and 1")
 		default:
-			setSignal(c, base, s.Type, *s.Score, add)
+			// Scores are used at 0.01 resolution, before evaluation: the
+			// decision and its cache key see the same bucketed value, so
+			// bucketing can never make a cached decision differ.
+			setSignal(c, base, s.Type, math.Round(*s.Score*100)/100, add)
 		}
 	case SignalUserReports:
 		if s.Score != nil {

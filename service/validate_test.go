@@ -112,6 +112,24 @@ func TestDecodeCheckCollectsEveryError(t *testing.T) {
 	}
 }
 
+// TestSignalScoresAreBucketed: scores are used at 0.01 resolution, so
+// near-identical scores share a decision and a cache entry.
+func TestSignalScoresAreBucketed(t *testing.T) {
+	pol := builtinPolicy(t)
+	for _, tt := range []struct {
+		score string
+		want  float64
+	}{{"0.799", 0.8}, {"0.8049", 0.8}, {"0.805", 0.81}, {"0", 0}, {"1", 1}, {"0.123456", 0.12}} {
+		chk, err := decodeCheck([]byte(`{"jurisdiction":"DE","declared":{"age":20},"signals":[{"type":"underage_likelihood","score":`+tt.score+`}]}`), pol, fixedNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := chk.signals[SignalUnderageLikelihood]; got != tt.want {
+			t.Errorf("score %s -> %v, want %v", tt.score, got, tt.want)
+		}
+	}
+}
+
 func TestDecodeCheckAccepts(t *testing.T) {
 	pol := builtinPolicy(t)
 	tests := []struct {

@@ -28,7 +28,9 @@ func TestDeviceRedisSemantics(t *testing.T) {
 		{"higher changes nothing", []rec{{12, h}, {18, 10 * h}}, "12", h},
 		{"equal restarts the window, even shorter", []rec{{12, h}, {12, 30 * time.Minute}}, "12", 30 * time.Minute},
 		{"age zero", []rec{{0, h}, {5, 2 * h}}, "0", h},
-		{"sub-millisecond window rounds up", []rec{{12, 1500 * time.Microsecond}}, "12", 2 * time.Millisecond},
+		// A sub-millisecond remainder rounds up (PX takes milliseconds), and
+		// the window is long enough to observe even on a loaded machine.
+		{"sub-millisecond remainder rounds up", []rec{{12, 3*time.Second + 500*time.Microsecond}}, "12", 3*time.Second + time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,297 @@
+package service
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"log/slog"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/ageassure/ageassure/policy"
+)
+
+// Cache is the shared key–value store behind the decision cache and the
+// subject records: Redis with an in-process tier in front, or in-process
+// only. Keys are "<namespace>:<hex HMAC>"; values are derived data only.
+type Cache interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, val []byte, ttl time.Duration) error
+}
+
+// Key namespaces in the Cache.
+const (
+	nsDecision = "dc:"
+	nsSubject  = "sub:"
+)
+
+// Defaults for the cache options.
+const (
+	DefaultDecisionCacheTTL = 10 * time.Minute
+	DefaultReuseMaxAge      = 30 * 24 * time.Hour
+)
+
+// cachedDecision is a decision as kept in the cache: ids and enums only.
+// Reason texts are rebuilt from the policy (ReasonFor), thresholds' Met from
+// the age, so an entry is ~100 bytes and carries nothing but derived data.
+type cachedDecision struct {
+	_           struct{} `cbor:",toarray"`
+	Decision    string
+	Band        string
+	Thresholds  []int
+	Reasons     []string
+	Obligations []string
+}
+
+// subjectRecord is what the service remembers about an account (by keyed
+// HMAC of subject_ref) so a later check can re-use stronger assurance. It
+// holds a whole-year age and when it must be re-assessed — never the birth
+// date it came from.
+type subjectRecord struct {
+	_       struct{} `cbor:",toarray"`
+	Age     int
+	Band    string
+	Level   string
+	Methods []string
+	// ReassessAt is the first day (in the jurisdiction's calendar) on which
+	// the subject may have crossed an age the policy knows.
+	ReassessAt string
+}
+
+// cborEnc is deterministic (core deterministic encoding), so equal values
+// always produce equal bytes.
+var cborEnc, _ = cbor.CoreDetEncOptions().EncMode()
+
+// assuranceRank orders the IEEE 2089.1 levels; unknown levels rank lowest.
+func assuranceRank(level string) int {
+	switch level {
+	case AssuranceAsserted:
+		return 1
+	case AssuranceStandard:
+		return 2
+	case AssuranceEnhanced:
+		return 3
+	case AssuranceStrict:
+		return 4
+	}
+	return 0
+}
+
+// decisionKey names a cached decision by everything the evaluation depends
+// on: tenant, policy (by hash, so a new policy never hits an old decision),
+// jurisdiction and its calendar date (effective dating changes at
+// midnight), stage, age, assurance, device history and quantized signals.
+func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Input, asOf policy.Date, a Assurance) string {
+	m := hmac.New(sha256.New, s.refKey)
+	field := func(v string) {
+		writeLen(m, len(v))
+		m.Write([]byte(v))
+	}
+	field("decision/v1")
+	field(tenant)
+	field(pol.Hash())
+	field(in.Jurisdiction)
+	field(asOf.String())
+	field(in.Stage)
+	field(strconv.Itoa(in.Age))
+	field(a.Level)
+	for _, meth := range a.Methods {
+		field(meth)
+	}
+	if in.DeviceHistory {
+		field("device:" + strconv.Itoa(in.DeviceMinAge))
+	} else {
+		field("device:none")
+	}
+	names := make([]string, 0, len(in.Signals))
+	for name := range in.Signals {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		field(name)
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], math.Float64bits(in.Signals[name]))
+		m.Write(b[:])
+	}
+	return nsDecision + hex.EncodeToString(m.Sum(nil))
+}
+
+func writeLen(h hash.Hash, n int) {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(n))
+	h.Write(b[:])
+}
+
+// cacheable reports whether a result may be cached: fail-safe outcomes and
+// rule errors are re-evaluated every time, so a fix to the cause takes
+// effect at once.
+func cacheable(res *policy.Result) bool {
+	if len(res.EvalErrors) > 0 {
+		return false
+	}
+	for _, r := range res.Reasons {
+		if len(r.Rule) > 7 && r.Rule[:7] == "policy." {
+			return false
+		}
+	}
+	return true
+}
+
+// lookupDecision returns the cached result for key, rebuilt against pol, or
+// false on a miss or anything unusable (which is then simply re-evaluated).
+func (s *Service) lookupDecision(ctx context.Context, key string, pol *policy.Policy, in *policy.Input) (policy.Result, bool) {
+	b, ok, err := s.cache.Get(ctx, key)
+	if err != nil {
+		s.cacheError(ctx, "decision cache read", err)
+		return policy.Result{}, false
+	}
+	if !ok {
+		s.metrics.decisionCache.WithLabelValues("miss").Inc()
+		return policy.Result{}, false
+	}
+	var cd cachedDecision
+	if err := cbor.Unmarshal(b, &cd); err != nil {
+		s.cacheError(ctx, "decision cache entry unreadable", err)
+		return policy.Result{}, false
+	}
+	res := policy.Result{
+		Decision:    policy.Decision(cd.Decision),
+		Band:        policy.Band(cd.Band),
+		Obligations: cd.Obligations,
+		Reasons:     make([]policy.Reason, 0, len(cd.Reasons)),
+		Thresholds:  make([]policy.Threshold, len(cd.Thresholds)),
+	}
+	if !res.Decision.Valid() {
+		return policy.Result{}, false
+	}
+	for _, id := range cd.Reasons {
+		r, ok := pol.ReasonFor(id, in.Jurisdiction, in.Now)
+		if !ok {
+			return policy.Result{}, false
+		}
+		res.Reasons = append(res.Reasons, r)
+	}
+	for i, t := range cd.Thresholds {
+		res.Thresholds[i] = policy.Threshold{Age: t, Met: in.Age >= t}
+	}
+	s.metrics.decisionCache.WithLabelValues("hit").Inc()
+	return res, true
+}
+
+// storeDecision caches a result; failures only cost a future re-evaluation.
+func (s *Service) storeDecision(ctx context.Context, key string, res *policy.Result) {
+	cd := cachedDecision{
+		Decision:    string(res.Decision),
+		Band:        string(res.Band),
+		Obligations: res.Obligations,
+		Thresholds:  make([]int, len(res.Thresholds)),
+		Reasons:     make([]string, len(res.Reasons)),
+	}
+	for i, t := range res.Thresholds {
+		cd.Thresholds[i] = t.Age
+	}
+	for i, r := range res.Reasons {
+		cd.Reasons[i] = r.Rule
+	}
+	b, err := cborEnc.Marshal(&cd)
+	if err == nil {
+		err = s.cache.Set(ctx, key, b, s.decisionTTL)
+	}
+	if err != nil {
+		s.cacheError(ctx, "decision cache write", err)
+	}
+}
+
+// loadSubject returns the subject's record if one is still valid today.
+func (s *Service) loadSubject(ctx context.Context, key string, today policy.Date) (subjectRecord, bool) {
+	b, ok, err := s.cache.Get(ctx, key)
+	if err != nil {
+		s.cacheError(ctx, "subject record read", err)
+		return subjectRecord{}, false
+	}
+	if !ok {
+		return subjectRecord{}, false
+	}
+	var rec subjectRecord
+	if err := cbor.Unmarshal(b, &rec); err != nil {
+		s.cacheError(ctx, "subject record unreadable", err)
+		return subjectRecord{}, false
+	}
+	if rec.ReassessAt != "" {
+		due, err := policy.ParseDate(rec.ReassessAt)
+		if err != nil || !today.Before(due) {
+			return subjectRecord{}, false
+		}
+	}
+	return rec, true
+}
+
+// storeSubject remembers the subject's derived age and assurance until the
+// next age the policy knows may have been crossed, or the configured
+// maximum, whichever comes first.
+func (s *Service) storeSubject(ctx context.Context, key string, rec subjectRecord, expires time.Time, now time.Time) {
+	ttl := s.reuseMaxAge
+	if !expires.IsZero() {
+		ttl = min(ttl, expires.Sub(now))
+	}
+	if ttl <= 0 {
+		return
+	}
+	b, err := cborEnc.Marshal(&rec)
+	if err == nil {
+		err = s.cache.Set(ctx, key, b, ttl)
+	}
+	if err != nil {
+		s.cacheError(ctx, "subject record write", err)
+	}
+}
+
+// reassessAt is the first date on which someone of age (as of today) may be
+// past the next age the policy knows. With a birth date it is exact: the
+// birthday on which they reach that age. With only a declared age it is the
+// earliest date that is possible — the day after today for the very next
+// year of age — so re-use never outlives what the declaration proves. The
+// zero Date means no further age matters.
+func reassessAt(known []int, age int, birth *policy.Date, today policy.Date) policy.Date {
+	next := -1
+	for _, a := range known {
+		if a > age {
+			next = a
+			break
+		}
+	}
+	if next < 0 {
+		return policy.Date{}
+	}
+	if birth != nil {
+		return policy.BirthdayFor(*birth, next)
+	}
+	// The earliest birth date consistent with being `age` today: start a few
+	// days before "age+1 years ago" and step to the first date AgeOn agrees
+	// with, so leap days follow the same rule as everywhere else.
+	t := today.Time(time.UTC).AddDate(-(age + 1), 0, -3)
+	for i := 0; i < 8; i++ {
+		b := policy.DateOf(t)
+		if policy.AgeOn(b, today) == age {
+			return policy.BirthdayFor(b, next)
+		}
+		t = t.AddDate(0, 0, 1)
+	}
+	return today // unreachable for valid input; re-assess at once
+}
+
+// cacheError counts a cache failure and logs it at debug level: the cache
+// degrades by itself (breaker, in-process tier) and reports its own state
+// changes once, so a Redis outage must not turn into a log line per request.
+func (s *Service) cacheError(ctx context.Context, what string, err error) {
+	s.metrics.cacheErrors.Inc()
+	s.log.LogAttrs(ctx, slog.LevelDebug, what+" failed", slog.Any("error", err))
+}
