@@ -12,6 +12,8 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ageassure/ageassure/adapters/rediscache"
+	"github.com/ageassure/ageassure/internal/redistest"
 	"github.com/ageassure/ageassure/policy"
 )
 
@@ -106,7 +108,16 @@ func (e *testEnv) subjectKey(ref string) string {
 }
 
 func TestSubjectReuse(t *testing.T) {
-	e := newTestEnv(t)
+	t.Run("in-process", func(t *testing.T) { subjectReuseScenario(t, newTestEnv(t)) })
+	t.Run("redis", func(t *testing.T) {
+		srv := redistest.New(t)
+		subjectReuseScenario(t, newReplicas(t, 1, rediscache.Config{URL: srv.URL, Prefix: srv.Prefix}, nil).envs[0])
+	})
+}
+
+// subjectReuseScenario: stronger earlier assurance decides until
+// reassess_at, judged by the service's clock (not the store's TTL).
+func subjectReuseScenario(t *testing.T, e *testEnv) {
 	ctx := context.Background()
 	// An earlier enhanced check (as evidence verification will record):
 	// 14 years old until 2027-03-01.
