@@ -1,0 +1,73 @@
+package decisionlog
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchAppend appends b.N entries with the given settings and parallelism
+// (goroutines per GOMAXPROCS; 0 = one goroutine, serial) and reports
+// appends/s. Serial durable ns/op is the latency one decision sees.
+func benchAppend(b *testing.B, async bool, age time.Duration, parallelism int) {
+	opts := testOptions(b.TempDir())
+	opts.Async, opts.BatchMaxAge = async, age
+	opts.CheckpointInterval = time.Second
+	l := openLog(b, opts)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	if parallelism == 0 {
+		for i := 0; b.Loop(); i++ {
+			if _, _, err := l.Append(ctx, testEntry(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	} else {
+		b.SetParallelism(parallelism)
+		b.RunParallel(func(pb *testing.PB) {
+			for i := 0; pb.Next(); i++ {
+				if _, _, err := l.Append(ctx, testEntry(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	closeLog(b, l)
+}
+
+// BenchmarkAppendDurable: Append waiting for durable sequencing, at the
+// default batch age, from one goroutine (latency) and from many
+// (throughput: concurrent decisions share a batch).
+func BenchmarkAppendDurable(b *testing.B) {
+	b.Run("serial", func(b *testing.B) { benchAppend(b, false, DefaultBatchMaxAge, 0) })
+	b.Run("parallel=64xCPU", func(b *testing.B) { benchAppend(b, false, DefaultBatchMaxAge, 64) })
+}
+
+// BenchmarkAppendAsync: Append returning once queued.
+func BenchmarkAppendAsync(b *testing.B) {
+	b.Run("serial", func(b *testing.B) { benchAppend(b, true, DefaultBatchMaxAge, 0) })
+	b.Run("parallel=64xCPU", func(b *testing.B) { benchAppend(b, true, DefaultBatchMaxAge, 64) })
+}
+
+// BenchmarkDurableLatency: what durable mode adds to one decision (serial
+// ns/op) at several batch ages; compare with BenchmarkAppendAsync/serial.
+func BenchmarkDurableLatency(b *testing.B) {
+	for _, age := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond} {
+		b.Run(fmt.Sprintf("age=%s", age), func(b *testing.B) { benchAppend(b, false, age, 0) })
+	}
+}
+
+// BenchmarkDurableThroughput: appends/s with 64 goroutines per CPU waiting
+// durably, at several batch ages. Tessera writes one batch at a time, so a
+// batch age shorter than one batch's write (fsyncs: a few ms on SSD) gives
+// more, smaller batches and less throughput.
+func BenchmarkDurableThroughput(b *testing.B) {
+	for _, age := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond} {
+		b.Run(fmt.Sprintf("age=%s", age), func(b *testing.B) { benchAppend(b, false, age, 64) })
+	}
+}

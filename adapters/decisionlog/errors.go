@@ -1,0 +1,22 @@
+package decisionlog
+
+import "errors"
+
+// Sentinel errors, wrapped with %w so callers can branch on them.
+var (
+	// ErrConfig: Options are unusable.
+	ErrConfig = errors.New("decisionlog: bad configuration")
+	// ErrKey: the note key is missing, unreadable, malformed, or does not
+	// belong to this log (another origin, or not the key that signed the
+	// existing checkpoint).
+	ErrKey = errors.New("decisionlog: note key")
+	// ErrClosed: Append after Close.
+	ErrClosed = errors.New("decisionlog: log closed")
+	// ErrAppend: Tessera could not sequence the entry; the decision must
+	// not be answered as logged.
+	ErrAppend = errors.New("decisionlog: append failed")
+	// ErrSource: a log to read could not be opened or fetched.
+	ErrSource = errors.New("decisionlog: cannot read log")
+	// ErrNotFound: no entry with the requested decision id.
+	ErrNotFound = errors.New("decisionlog: decision not in log")
+)

@@ -1,0 +1,257 @@
+package decisionlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	flog "github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/ageassure/ageassure/service/logentry"
+)
+
+// Log appends decision entries to a Tessera POSIX log and serves it.
+// It is safe for concurrent use.
+type Log struct {
+	opts     Options
+	key      *noteKey
+	origin   string
+	appender *tessera.Appender
+	shutdown func(context.Context) error
+	reader   tessera.LogReader
+	root     *os.Root
+	cancel   context.CancelFunc
+
+	// mu orders Append against Close: Appends hold it shared while they
+	// hand an entry to Tessera, Close takes it exclusively to stop them.
+	mu      sync.RWMutex
+	closed  bool
+	pending sync.WaitGroup // async futures not yet resolved
+	failed  atomic.Uint64  // async appends that failed
+}
+
+// Open opens (or creates) the log in opts.Dir and starts Tessera's
+// sequencer and checkpoint publisher. The log runs until Close, even if ctx
+// is cancelled first: a cancelled request or signal context must not stop
+// the sequencer before pending entries are written, so only Close ends it.
+func Open(ctx context.Context, opts Options) (*Log, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	defaultKey := opts.KeyFile == filepath.Join(opts.Dir, keyDirName, keyFileName)
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("%w: log folder %s: %v", ErrConfig, opts.Dir, err)
+	}
+	key, err := loadOrCreateKey(opts, defaultKey)
+	if err != nil {
+		return nil, err
+	}
+	origin := key.signer.Name()
+	if opts.Origin != "" && opts.Origin != origin {
+		return nil, fmt.Errorf("%w: key %s names origin %q but the log is configured as %q; the note key's name must be the origin",
+			ErrKey, opts.KeyFile, origin, opts.Origin)
+	}
+	opts.Origin = origin
+	if err := checkExistingCheckpoint(opts.Dir, key, origin); err != nil {
+		return nil, err
+	}
+
+	driver, err := posix.New(ctx, posix.Config{Path: opts.Dir})
+	if err != nil {
+		return nil, fmt.Errorf("decisionlog: posix storage %s: %w", opts.Dir, err)
+	}
+	aopts := tessera.NewAppendOptions().
+		WithCheckpointSigner(key.signer).
+		WithBatching(uint(opts.BatchMaxSize), opts.BatchMaxAge).
+		WithCheckpointInterval(opts.CheckpointInterval)
+	if opts.CheckpointInterval > tessera.DefaultCheckpointRepublishInterval {
+		// Tessera requires republishing no more often than publishing.
+		aopts = aopts.WithCheckpointRepublishInterval(opts.CheckpointInterval)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	appender, shutdown, reader, err := tessera.NewAppender(runCtx, driver, aopts)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("decisionlog: starting tessera: %w", err)
+	}
+	root, err := os.OpenRoot(opts.Dir)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("decisionlog: %w", err)
+	}
+	l := &Log{
+		opts: opts, key: key, origin: origin,
+		appender: appender, shutdown: shutdown, reader: reader,
+		root: root, cancel: cancel,
+	}
+	size, _ := reader.IntegratedSize(runCtx)
+	opts.Logger.Info("decision log open", slog.Any("config", opts), slog.Uint64("size", size))
+	return l, nil
+}
+
+// checkExistingCheckpoint refuses a key that did not sign the log's current
+// checkpoint: appending under another identity would make the log
+// unverifiable from its own history.
+func checkExistingCheckpoint(dir string, key *noteKey, origin string) error {
+	raw, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("decisionlog: reading checkpoint: %w", err)
+	}
+	v, err := note.NewVerifier(key.verifier)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	if _, _, _, err := flog.ParseCheckpoint(raw, origin, v); err != nil {
+		return fmt.Errorf("%w: the existing checkpoint in %s is not signed by this key for origin %q (%v)", ErrKey, dir, origin, err)
+	}
+	return nil
+}
+
+// Append validates e, encodes it canonically and adds it to the log.
+//
+// Durable mode (the default): Append returns once the entry is sequenced
+// and written, with its index and known == true. Async mode: it returns at
+// once with known == false; the index is assigned in the background and a
+// failure is logged and counted (see Failed), never returned. Append does
+// not wait for a checkpoint; one covering the entry follows within
+// Options.CheckpointInterval.
+//
+// ctx is not used to abandon a write in progress: once handed to Tessera
+// the entry is written whatever happens to the request.
+func (l *Log) Append(ctx context.Context, e *logentry.Entry) (index uint64, known bool, err error) {
+	if err := e.Validate(); err != nil {
+		return 0, false, fmt.Errorf("decisionlog: %w", err)
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		return 0, false, fmt.Errorf("decisionlog: %w", err)
+	}
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return 0, false, ErrClosed
+	}
+	future := l.appender.Add(context.WithoutCancel(ctx), tessera.NewEntry(b))
+	if l.opts.Async {
+		l.pending.Add(1)
+	}
+	l.mu.RUnlock()
+
+	if l.opts.Async {
+		go func() {
+			defer l.pending.Done()
+			if _, err := future(); err != nil {
+				l.failed.Add(1)
+				l.opts.Logger.Error("decision log append failed", slog.Any("error", err))
+			}
+		}()
+		return 0, false, nil
+	}
+	idx, err := future()
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: %v", ErrAppend, err)
+	}
+	return idx.Index, true, nil
+}
+
+// Failed counts async appends that failed since Open (always 0 in durable
+// mode, where failures are returned). Export it as a metric: every count is
+// a decision answered but missing from the log.
+func (l *Log) Failed() uint64 { return l.failed.Load() }
+
+// Origin is the log's origin: the first line of its checkpoints.
+func (l *Log) Origin() string { return l.origin }
+
+// VerifierKey is the note verifier key ("<origin>+<hash>+<key>") that
+// checks the log's checkpoints; publish it to auditors (GET /log/key,
+// `ageassure audit key`).
+func (l *Log) VerifierKey() string { return l.key.verifier }
+
+// Checkpoint returns the latest published checkpoint.
+func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
+	return l.reader.ReadCheckpoint(ctx)
+}
+
+// Close stops accepting entries, waits for every async append to resolve,
+// then lets Tessera integrate everything pending and publish a checkpoint
+// covering it (its shutdown function), and stops the background work. Give
+// ctx a deadline: at least CheckpointInterval plus a batch.
+func (l *Log) Close(ctx context.Context) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() { l.pending.Wait(); close(drained) }()
+	var err error
+	select {
+	case <-drained:
+		err = l.shutdown(ctx)
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = l.awaitFinalCheckpoint(ctx)
+	}
+	l.cancel()
+	if cerr := l.root.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		l.opts.Logger.Error("decision log did not drain", slog.Any("error", err))
+		return fmt.Errorf("decisionlog: close: %w", err)
+	}
+	size, _ := l.reader.IntegratedSize(context.Background())
+	l.opts.Logger.Info("decision log closed", slog.Uint64("size", size))
+	return nil
+}
+
+// awaitFinalCheckpoint waits until the published checkpoint covers the whole
+// integrated tree. Tessera's shutdown only waits for entries added in this
+// session; entries sequenced by a process that was killed before
+// publishing are integrated on disk but would stay uncovered by a
+// checkpoint if this process, too, stopped before the next publication.
+func (l *Log) awaitFinalCheckpoint(ctx context.Context) error {
+	v, err := note.NewVerifier(l.key.verifier)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(l.opts.CheckpointInterval / 4)
+	defer tick.Stop()
+	for {
+		size, err := l.reader.IntegratedSize(ctx)
+		if err != nil {
+			return err
+		}
+		raw, err := l.reader.ReadCheckpoint(ctx)
+		if err == nil {
+			cp, perr := ParseCheckpoint(raw, v)
+			if perr == nil && cp.Size >= size {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a checkpoint covering %d entries: %w", size, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
