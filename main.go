@@ -5,6 +5,7 @@
 // Usage:
 //
 //	ageassure serve [flags]     run the HTTP API
+//	ageassure audit <command>   check the decision log (key, verify, prove, report)
 //	ageassure help              show this help
 //
 // Every flag of a command can also be set with an environment variable
@@ -31,6 +32,7 @@ const usage = `ageassure — age assurance for social networks
 
 Usage:
   ageassure serve [flags]   run the HTTP API (ageassure serve --help lists the flags)
+  ageassure audit <command> check the decision log: key, verify, prove, report (ageassure audit help)
   ageassure help            show this help
 
 Every flag can also be set as an environment variable AGEASSURE_<FLAG>
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return audit(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
