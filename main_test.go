@@ -110,7 +110,7 @@ func TestServeRejectsBadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, tt.args...), io.Discard, &stderr)
+			code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0", "--log-dir", t.TempDir()}, tt.args...), io.Discard, &stderr)
 			if code == 0 {
 				t.Fatalf("exit 0, want failure; stderr:\n%s", stderr.String())
 			}
@@ -149,6 +149,13 @@ type lineLog struct {
 
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
+	hasLogDir := false
+	for _, a := range args {
+		hasLogDir = hasLogDir || a == "--log-dir"
+	}
+	if !hasLogDir {
+		args = append(args, "--log-dir", t.TempDir())
+	}
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), "AGEASSURE_TEST_RUN_MAIN=1")
 	stderr, err := cmd.StderrPipe()

@@ -42,6 +42,7 @@ type serveConfig struct {
 	DecisionCacheTTL  time.Duration
 	ReuseMaxAge       time.Duration
 	Redis             redisFlags
+	Log               logFlags
 	ShutdownTimeout   time.Duration
 	DrainDelay        time.Duration
 	ReadHeaderTimeout time.Duration
@@ -65,6 +66,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DecisionCacheTTL, "decision-cache-ttl", service.DefaultDecisionCacheTTL, "how long a cached decision is served for identical normalized inputs")
 	fs.DurationVar(&c.ReuseMaxAge, "reuse-max-age", service.DefaultReuseMaxAge, "longest re-use of a subject's earlier assurance (it ends sooner at the next age the policy knows)")
 	c.Redis.flags(fs)
+	c.Log.flags(fs)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, how long to keep serving with /readyz failing before\nclosing the listener (lets a load balancer notice)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "HTTP: time allowed to read request headers")
@@ -83,6 +85,7 @@ func (c *serveConfig) LogValue() slog.Value {
 		slog.String("issuer", c.Issuer),
 		slog.Duration("attestation_ttl", c.AttestationTTL),
 		slog.String("cache", c.Redis.mode()),
+		slog.String("log_dir", c.Log.Dir),
 	)
 }
 
@@ -238,6 +241,20 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		log.Info("tenants loaded", slog.Int("count", tenants.Len()))
 	}
 
+	dlog, err := cfg.Log.open(ctx, log)
+	if err != nil {
+		return nil, closers, err
+	}
+	closers = append(closers, func() {
+		// Drain and integrate every pending entry before exit; the context
+		// only bounds a wedged disk.
+		cctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := dlog.Close(cctx); err != nil {
+			log.Error("decision log did not close cleanly", slog.Any("error", err))
+		}
+	})
+
 	refKey, err := loadCacheSecret(cfg.CacheSecretFile)
 	if err != nil {
 		return nil, closers, err
@@ -259,6 +276,8 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		AccessLog:        cfg.AccessLog,
 		DecisionCacheTTL: cfg.DecisionCacheTTL,
 		ReuseMaxAge:      cfg.ReuseMaxAge,
+		DecisionLog:      dlog,
+		LogHandler:       dlog.Handler(),
 	}
 	if cfg.Redis.mode() == "in-process" {
 		local := localcache.Options{MaxEntries: cfg.LocalCacheSize}

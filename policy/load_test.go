@@ -16,6 +16,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown-field.yaml", []string{`7:7: unknown field "efective_until" in default period`}},
+		{"id-not-slug.yaml", []string{`1:1: the policy id must be a lower-case slug`}},
 		{"duplicate-rule.yaml", []string{`11:5: duplicate rule id "r" (first defined at testdata/broken/duplicate-rule.yaml:6:5)`}},
 		{"duplicate-jurisdiction.yaml", []string{`9:5: duplicate jurisdiction DE`}},
 		{"duplicate-obligation.yaml", []string{`10:5: duplicate obligation id "x.duty"`}},

@@ -3,6 +3,7 @@ package policy
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ func (b *builder) finish() *model {
 		b.errorAt(b.root, nil, "the policy id is required (top-level id, in exactly one file)")
 	case strings.TrimSpace(b.id) == "":
 		b.errorAt(*b.idPos, nil, "the policy id must not be empty")
+	case !policyIDPattern.MatchString(b.id):
+		// The id is written into every decision-log entry, whose schema
+		// admits only such slugs (free text there could carry anything).
+		b.errorAt(*b.idPos, nil, "the policy id must be a lower-case slug: %s", policyIDPattern)
 	}
 	if b.windowPos != nil {
 		m.window = b.window
@@ -168,3 +173,7 @@ func (s span) String() string {
 	}
 	return fmt.Sprintf("[%s, %s)", f, u)
 }
+
+// policyIDPattern is the shape of a policy id: a lower-case slug, as the
+// decision log's schema requires.
+var policyIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)

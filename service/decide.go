@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ageassure/ageassure/policy"
+	"github.com/ageassure/ageassure/service/logentry"
 )
 
 // CheckResponse is the 200 body of POST /v1/age-checks.
@@ -28,6 +29,9 @@ type CheckResponse struct {
 	Policy         PolicyRef       `json:"policy"`
 	Attestation    string          `json:"attestation"`
 	ExpiresAt      string          `json:"expires_at"`
+	// LogIndex is the decision's index in the decision log, once known
+	// (always, in the default durable mode).
+	LogIndex *uint64 `json:"log_index,omitempty"`
 }
 
 // Reason is one policy rule that fired, with the decision it asked for and
@@ -167,7 +171,6 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		return nil, fmt.Errorf("signing attestation: %w", err)
 	}
 
-	s.metrics.decisions.WithLabelValues(string(res.Decision), s.jurisdictionLabel(pol, chk.jurisdiction)).Inc()
 	reasons := make([]Reason, 0, len(res.Reasons)+1)
 	if reused != nil {
 		reasons = append(reasons, *reused)
@@ -175,6 +178,19 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	for _, r := range res.Reasons {
 		reasons = append(reasons, Reason{Rule: r.Rule, Decision: r.Decision, Message: r.Message, Citation: r.Citation})
 	}
+	rules := make([]string, len(reasons))
+	for i, r := range reasons {
+		rules[i] = r.Rule
+	}
+	logIndex, err := s.logDecision(ctx, &decisionRecord{
+		id: decisionID, at: iat, tenant: tenant.ID, in: &in, res: &res, rules: rules,
+		evidence:  []logentry.EvidenceOutcome{{Type: MethodSelfDeclaration, Outcome: logentry.OutcomeAccepted}},
+		assurance: assurance, pol: pol, token: token,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.decisions.WithLabelValues(string(res.Decision), s.jurisdictionLabel(pol, chk.jurisdiction)).Inc()
 	obligations := res.Obligations
 	if obligations == nil {
 		obligations = []string{}
@@ -191,6 +207,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Policy:         PolicyRef{ID: pol.ID(), Hash: pol.Hash()},
 		Attestation:    string(token),
 		ExpiresAt:      exp.UTC().Format(time.RFC3339),
+		LogIndex:       logIndex,
 	}, nil
 }
 

@@ -20,6 +20,9 @@ type metrics struct {
 	deviceErrors prometheus.Counter
 	policyInfo   *prometheus.GaugeVec
 
+	logAppend prometheus.Histogram
+	logErrors prometheus.Counter
+
 	decisionCache *prometheus.CounterVec
 	cacheErrors   prometheus.Counter
 	rateLimited   *prometheus.CounterVec
@@ -67,7 +70,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "ageassure_rate_limited_total",
 		Help: "Requests refused with 429, by tenant.",
 	}, []string{"tenant"})
-	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited)
+	m.logAppend = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ageassure_decision_log_append_seconds",
+		Help:    "Time to append a decision to the decision log (until sequenced, in durable mode).",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .25, .5, 1},
+	})
+	m.logErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ageassure_decision_log_errors_total",
+		Help: "Decisions withheld (503) because the decision log could not take their entry.",
+	})
+	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited, m.logAppend, m.logErrors)
 	reg.MustRegister(m.requests, m.latency, m.decisions, m.evalErrors, m.deviceErrors, m.policyInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

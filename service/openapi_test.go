@@ -54,7 +54,7 @@ func TestOpenAPISpecIsValid(t *testing.T) {
 	}
 
 	t.Run("routes", func(t *testing.T) {
-		env := newTestEnv(t)
+		env := newTestEnvWith(t, func(_ *testEnv, o *Options) { o.LogHandler = http.NotFoundHandler() })
 		engine, ok := env.svc.Handler().(*gin.Engine)
 		if !ok {
 			t.Fatalf("Handler() is %T, want *gin.Engine", env.svc.Handler())

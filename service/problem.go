@@ -22,7 +22,10 @@ const (
 	CodeNotFound             = "not_found"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeRateLimited          = "rate_limited"
-	CodeInternal             = "internal_error"
+	// CodeLogUnavailable (503): the decision log could not take the entry,
+	// and a decision the log does not hold is never handed out.
+	CodeLogUnavailable = "decision_log_unavailable"
+	CodeInternal       = "internal_error"
 )
 
 // Stable field-level codes, carried in Problem.Errors.

@@ -60,6 +60,13 @@ func (s *Service) Handler() http.Handler {
 	})
 	r.GET("/readyz", s.handleReady)
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	if s.logHandler != nil {
+		// The log is public: anyone may read and verify it. Only the paths
+		// the handler knows are served (checkpoint, tiles, entry bundles,
+		// the verifier key); it refuses everything else itself.
+		lh := gin.WrapH(http.StripPrefix("/log", s.logHandler))
+		r.GET("/log/*path", lh)
+	}
 	return r
 }
 

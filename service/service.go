@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,12 @@ type Options struct {
 	// ReuseMaxAge bounds how long a subject's assurance is re-used when no
 	// age threshold comes sooner (default DefaultReuseMaxAge).
 	ReuseMaxAge time.Duration
+	// DecisionLog receives a PII-free entry for every decision; nil logs
+	// nothing (tests, tools). With a log, a decision is answered only after
+	// its entry was accepted.
+	DecisionLog DecisionLog
+	// LogHandler, when set, serves the decision log read-only under /log/.
+	LogHandler http.Handler
 	// ReadyChecks are reported under "checks" in /readyz.
 	ReadyChecks map[string]ReadyCheck
 
@@ -105,6 +112,9 @@ type Service struct {
 	cache   Cache
 	limiter RateLimiter
 	checks  map[string]ReadyCheck
+
+	decisionLog DecisionLog
+	logHandler  http.Handler
 
 	decisionTTL time.Duration
 	reuseMaxAge time.Duration
@@ -146,6 +156,9 @@ func New(opts Options) (*Service, error) {
 		cache:   opts.Cache,
 		limiter: opts.RateLimiter,
 		checks:  opts.ReadyChecks,
+
+		decisionLog: opts.DecisionLog,
+		logHandler:  opts.LogHandler,
 
 		decisionTTL: opts.DecisionCacheTTL,
 		reuseMaxAge: opts.ReuseMaxAge,
