@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func builtin(t testing.TB) *Policy {
@@ -380,18 +381,18 @@ func TestBuiltinResultDetails(t *testing.T) {
 			Citation: "GDPR Art. 8(1); no derogation",
 		}},
 		Obligations: []string{"eu.dsa-no-profiling-ads"},
-		Thresholds:  []Threshold{{13, true}, {16, false}, {18, false}},
+		Thresholds:  []Threshold{{13, true, true}, {16, false, true}, {18, false, true}},
 		Pack:        "DE",
 		MinimumAge:  13,
 		ConsentAge:  16,
 		AsOf:        Date{2026, time.November, 26},
 	}
-	if diff := cmp.Diff(want, r); diff != "" {
+	if diff := cmp.Diff(want, r, cmpopts.IgnoreFields(Result{}, "Fusion")); diff != "" {
 		t.Errorf("Evaluate mismatch (-want +got):\n%s", diff)
 	}
 	// AU after 2025-12-10: thresholds include the minimum age 16 once.
 	r = p.Evaluate(Input{Jurisdiction: "AU", Age: 17, Now: day(t, "2026-11-26")})
-	if diff := cmp.Diff([]Threshold{{13, true}, {16, true}, {18, false}}, r.Thresholds); diff != "" {
+	if diff := cmp.Diff([]Threshold{{13, true, true}, {16, true, true}, {18, false, true}}, r.Thresholds); diff != "" {
 		t.Errorf("AU thresholds (-want +got):\n%s", diff)
 	}
 	// An invalid code falls back to the default pack and says so.

@@ -21,6 +21,15 @@ const (
 	varDeviceHistory = "device_history"
 	varDeviceMinAge  = "device_min_age"
 	varNow           = "now"
+
+	varAgeMin        = "age_min"
+	varAgeMax        = "age_max"
+	varDeclaredAge   = "declared_age"
+	varConsent       = "parental_consent"
+	varContradiction = "evidence_contradiction"
+	varAssurance     = "assurance"
+	varMethods       = "methods"
+	varVerified      = "verified"
 )
 
 // newEnv declares the rule environment. Cross-type numeric comparisons let
@@ -40,6 +49,14 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable(varDeviceHistory, cel.BoolType),
 		cel.Variable(varDeviceMinAge, cel.IntType),
 		cel.Variable(varNow, cel.TimestampType),
+		cel.Variable(varAgeMin, cel.IntType),
+		cel.Variable(varAgeMax, cel.IntType),
+		cel.Variable(varDeclaredAge, cel.IntType),
+		cel.Variable(varConsent, cel.BoolType),
+		cel.Variable(varContradiction, cel.BoolType),
+		cel.Variable(varAssurance, cel.StringType),
+		cel.Variable(varMethods, cel.ListType(cel.StringType)),
+		cel.Variable(varVerified, cel.BoolType),
 		cel.CrossTypeNumericComparisons(true),
 		ext.Strings(),
 	)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,12 +32,14 @@ type builder struct {
 	packs           []*pack
 	rules           []*rule
 	obligations     []*obligation
+	fusion          fusionConfig
+	fusionPos       *Pos
 	file            string // the file being parsed
 	unparsed        bool   // some file could not be parsed at all
 }
 
 func newBuilder() *builder {
-	return &builder{params: map[string]float64{}, paramPos: map[string]Pos{}}
+	return &builder{params: map[string]float64{}, paramPos: map[string]Pos{}, fusion: defaultFusion()}
 }
 
 func (b *builder) pos(n *yaml.Node) Pos { return Pos{File: b.file, Line: n.Line, Col: n.Column} }
@@ -125,6 +128,14 @@ func (b *builder) parseFile(src source) {
 				}
 				return true
 			})
+		case "fusion":
+			if b.fusionPos != nil {
+				b.errorf(k, nil, "fusion is already defined at %s", *b.fusionPos)
+				return true
+			}
+			p := b.pos(k)
+			b.fusionPos = &p
+			b.fusionSection(v)
 		case "thresholds":
 			b.seq(v, "thresholds", func(n *yaml.Node) {
 				if age, ok := b.age(n, "thresholds"); ok {
@@ -685,4 +696,62 @@ func (b *builder) obligation(n *yaml.Node) *obligation {
 	}
 	b.checkSpan(n, what, o.span)
 	return o
+}
+
+// fusionSection reads `fusion`: buffers on estimates and the assurance
+// level of each method. Anything not given keeps its default.
+func (b *builder) fusionSection(n *yaml.Node) {
+	b.mapping(n, "fusion", func(key string, k, v *yaml.Node) bool {
+		switch key {
+		case "buffers":
+			b.mapping(v, "fusion.buffers", func(method string, k, v *yaml.Node) bool {
+				if method != EvidenceAgeEstimation {
+					b.errorf(k, nil, "fusion.buffers: only %s has a buffer (an estimate is the only claim with error bars)", EvidenceAgeEstimation)
+					return true
+				}
+				b.mapping(v, "fusion.buffers."+method, func(at string, k, v *yaml.Node) bool {
+					f, ok := b.float(v, "fusion.buffers."+method+"."+at)
+					if !ok {
+						return true
+					}
+					if f < 0 || f > 20 {
+						b.errorf(v, nil, "fusion.buffers.%s.%s: %v years is outside 0..20", method, at, f)
+						return true
+					}
+					if at == "default" {
+						b.fusion.buffer = f
+						return true
+					}
+					t, err := strconv.Atoi(at)
+					if err != nil || t < 0 || t > maxAge {
+						b.errorf(k, nil, "fusion.buffers.%s: key %q is neither default nor an age", method, at)
+						return true
+					}
+					b.fusion.thresholdBuffers[t] = f
+					return true
+				})
+				return true
+			})
+		case "levels":
+			b.mapping(v, "fusion.levels", func(method string, k, v *yaml.Node) bool {
+				if !slices.Contains(levelKeys, method) {
+					b.errorf(k, nil, "fusion.levels: unknown method %q (known: %s)", method, strings.Join(levelKeys, ", "))
+					return true
+				}
+				level, ok := b.str(v, "fusion.levels."+method)
+				if !ok {
+					return true
+				}
+				if LevelRank(level) == 0 {
+					b.errorf(v, nil, "fusion.levels.%s: %q is not an IEEE 2089.1 level (asserted, standard, enhanced, strict)", method, level)
+					return true
+				}
+				b.fusion.levels[method] = level
+				return true
+			})
+		default:
+			return false
+		}
+		return true
+	})
 }

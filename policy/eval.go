@@ -20,6 +20,10 @@ type Input struct {
 	DeviceHistory bool               // the device declared an age within the anti-hopping window
 	DeviceMinAge  int                // the lowest age it declared then; only meaningful with DeviceHistory
 	Now           time.Time          // evaluation instant; zero means time.Now()
+	// Evidence is the verified evidence (only accepted items are used).
+	Evidence []Evidence
+	// Prior is assurance re-used from an earlier check of the account.
+	Prior *Prior
 }
 
 // Reason is one rule that fired, so a decision can be explained and audited
@@ -34,8 +38,9 @@ type Reason struct {
 // Threshold says whether the age is at or over an age of interest, for the
 // attestation's age_equal_or_over claim.
 type Threshold struct {
-	Age int
-	Met bool
+	Age   int
+	Met   bool
+	Known bool // false when the evidence cannot tell (an inconclusive estimate)
 }
 
 // Result is a decision with everything needed to explain, attest and log it.
@@ -50,6 +55,10 @@ type Result struct {
 	ConsentAge  int
 	AsOf        Date    // the date in the pack's timezone used for effective dating
 	EvalErrors  []error // runtime problems (should not happen after type checking), for the caller to log
+	// Fusion is what the declaration, prior assurance and evidence
+	// established together: the age interval, assurance, consent and any
+	// contradiction.
+	Fusion Fusion
 }
 
 // Reason ids of the fail-safe outcomes, which no policy rule can produce
@@ -95,7 +104,9 @@ func (p *Policy) Evaluate(in Input) (res Result) {
 		res.EvalErrors = append(res.EvalErrors, fmt.Errorf("policy: using the default pack: %w", err))
 	}
 	pk, pi, asOf := p.selectPack(code, now)
-	res.Band = BandOf(in.Age)
+	res.Fusion = p.fuse(in.Age, in.Prior, in.Evidence)
+	fu := &res.Fusion
+	res.Band = fu.band()
 	res.Pack = pk.code
 	res.AsOf = asOf
 	if pi < 0 {
@@ -113,7 +124,11 @@ func (p *Policy) Evaluate(in Input) (res Result) {
 	country := countryOf(code)
 
 	act := &activation{
-		age:          in.Age,
+		age:          fu.Age,
+		ageMin:       fu.AgeMin,
+		ageMax:       fu.AgeMax,
+		declaredAge:  in.Age,
+		fusion:       fu,
 		band:         res.Band,
 		stage:        in.Stage,
 		jurisdiction: code,
@@ -153,7 +168,7 @@ func (p *Policy) Evaluate(in Input) (res Result) {
 			msg = "This policy rule could not be evaluated; additional verification is required."
 			res.EvalErrors = append(res.EvalErrors, fmt.Errorf("policy: rule %s: %w", pk.reasonIDs[i], err))
 		} else {
-			msg = r.msg.expand(per.minimumAge, per.consentAge, displayCode(code))
+			msg = r.msg.expand(msgArgs{per.minimumAge, per.consentAge, displayCode(code), fu.Conflict})
 		}
 		if res.Reasons == nil {
 			res.Reasons = make([]Reason, 0, 4)
@@ -182,7 +197,8 @@ func (p *Policy) Evaluate(in Input) (res Result) {
 	ts := pk.thresholds[pi]
 	res.Thresholds = make([]Threshold, len(ts))
 	for i, t := range ts {
-		res.Thresholds[i] = Threshold{Age: t, Met: in.Age >= t}
+		v := fu.verdictAt(t)
+		res.Thresholds[i] = Threshold{Age: t, Met: v == pass, Known: v != unknown}
 	}
 	if best != Deny {
 		for _, o := range p.obligations {
@@ -245,6 +261,10 @@ func (s *scope) matches(code, country string, pk *pack) bool {
 // evaluation needs no map and converts only the variables it reads.
 type activation struct {
 	age           int
+	ageMin        int
+	ageMax        int
+	declaredAge   int
+	fusion        *Fusion
 	band          Band
 	stage         string
 	jurisdiction  string
@@ -317,6 +337,22 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return types.Int(a.deviceMinAge), true
 	case varNow:
 		return types.Timestamp{Time: a.now}, true
+	case varAgeMin:
+		return types.Int(a.ageMin), true
+	case varAgeMax:
+		return types.Int(a.ageMax), true
+	case varDeclaredAge:
+		return types.Int(a.declaredAge), true
+	case varConsent:
+		return types.Bool(a.fusion.Consent), true
+	case varContradiction:
+		return types.Bool(a.fusion.Contradiction), true
+	case varAssurance:
+		return types.String(a.fusion.Assurance.Level), true
+	case varVerified:
+		return types.Bool(a.fusion.Verified), true
+	case varMethods:
+		return types.NewStringList(types.DefaultTypeAdapter, a.fusion.Assurance.Methods), true
 	}
 	return nil, false
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // The canonical model is the policy's meaning as JSON: field order fixed by
@@ -22,6 +23,12 @@ type (
 		Jurisdictions []canonPack        `json:"jurisdictions"`
 		Rules         []canonRule        `json:"rules"`
 		Obligations   []canonObligation  `json:"obligations"`
+		Fusion        canonFusion        `json:"fusion"`
+	}
+	canonFusion struct {
+		Buffer           float64            `json:"estimation_buffer"`
+		ThresholdBuffers map[string]float64 `json:"estimation_threshold_buffers"`
+		Levels           map[string]string  `json:"levels"`
 	}
 	canonPack struct {
 		Code     string        `json:"code"`
@@ -102,6 +109,10 @@ func canonical(m *model) ([]byte, error) {
 	}
 	for _, p := range m.packs {
 		c.Jurisdictions = append(c.Jurisdictions, canonPackOf(p))
+	}
+	c.Fusion = canonFusion{Buffer: m.fusion.buffer, ThresholdBuffers: map[string]float64{}, Levels: m.fusion.levels}
+	for t, v := range m.fusion.thresholdBuffers {
+		c.Fusion.ThresholdBuffers[strconv.Itoa(t)] = v
 	}
 	for _, r := range m.rules {
 		c.Rules = append(c.Rules, canonRule{

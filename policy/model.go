@@ -57,6 +57,7 @@ type model struct {
 	packs       []*pack // sorted by code
 	rules       []*rule // policy order: files by path, then file order
 	obligations []*obligation
+	fusion      fusionConfig
 }
 
 // pack holds the facts of one jurisdiction (or the default).

@@ -11,7 +11,10 @@ import (
 // and citation of the policy in force. It reports false for an id the
 // policy would not produce there (including the fail-safe ids, which are
 // never cached).
-func (p *Policy) ReasonFor(reasonID, jurisdiction string, now time.Time) (Reason, bool) {
+//
+// conflict is the contradiction's description (Fusion.Conflict) for rules
+// whose message names it, "" otherwise.
+func (p *Policy) ReasonFor(reasonID, jurisdiction, conflict string, now time.Time) (Reason, bool) {
 	code, _ := NormalizeJurisdiction(jurisdiction)
 	pk, pi, _ := p.selectPack(code, now)
 	if pi < 0 {
@@ -25,7 +28,7 @@ func (p *Policy) ReasonFor(reasonID, jurisdiction string, now time.Time) (Reason
 	return Reason{
 		Rule:     reasonID,
 		Decision: r.decision,
-		Message:  r.msg.expand(per.minimumAge, per.consentAge, displayCode(code)),
+		Message:  r.msg.expand(msgArgs{per.minimumAge, per.consentAge, displayCode(code), conflict}),
 		Citation: r.citationFor(per),
 	}, true
 }

@@ -28,14 +28,14 @@ func TestReasonForMatchesEvaluate(t *testing.T) {
 			t.Fatalf("%+v: no reasons", in)
 		}
 		for _, want := range res.Reasons {
-			got, ok := p.ReasonFor(want.Rule, in.Jurisdiction, in.Now)
+			got, ok := p.ReasonFor(want.Rule, in.Jurisdiction, res.Fusion.Conflict, in.Now)
 			if !ok || got != want {
 				t.Errorf("ReasonFor(%s, %s) = %+v, %v; want %+v", want.Rule, in.Jurisdiction, got, ok, want)
 			}
 		}
 	}
 	for _, bad := range []string{"de.no-such-rule", "fr.minimum-age", ReasonNoRuleMatched, ""} {
-		if _, ok := p.ReasonFor(bad, "DE", now); ok {
+		if _, ok := p.ReasonFor(bad, "DE", "", now); ok {
 			t.Errorf("ReasonFor(%q, DE) reported a reason", bad)
 		}
 	}

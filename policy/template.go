@@ -16,6 +16,7 @@ const (
 	phMinimumAge
 	phConsentAge
 	phJurisdiction
+	phConflict
 )
 
 // segment is a literal followed by an optional placeholder.
@@ -53,17 +54,26 @@ func parseTemplate(s string) (template, error) {
 			ph = phConsentAge
 		case "jurisdiction":
 			ph = phJurisdiction
+		case "conflict":
+			ph = phConflict
 		default:
-			return nil, fmt.Errorf("unknown placeholder {%s} (allowed: {minimum_age}, {consent_age}, {jurisdiction})", name)
+			return nil, fmt.Errorf("unknown placeholder {%s} (allowed: {minimum_age}, {consent_age}, {jurisdiction}, {conflict})", name)
 		}
 		t = append(t, segment{lit: s[:i], ph: ph})
 		s = s[i+j+1:]
 	}
 }
 
+// msgArgs are the values a message may mention.
+type msgArgs struct {
+	minimumAge, consentAge int
+	jurisdiction           string
+	conflict               string // the contradicting methods, "a vs b"
+}
+
 // expand renders the template; it does not allocate when there is nothing
 // to substitute.
-func (t template) expand(minimumAge, consentAge int, jurisdiction string) string {
+func (t template) expand(a msgArgs) string {
 	if len(t) == 1 && t[0].ph == phNone {
 		return t[0].lit
 	}
@@ -73,11 +83,13 @@ func (t template) expand(minimumAge, consentAge int, jurisdiction string) string
 		b = append(b, s.lit...)
 		switch s.ph {
 		case phMinimumAge:
-			b = strconv.AppendInt(b, int64(minimumAge), 10)
+			b = strconv.AppendInt(b, int64(a.minimumAge), 10)
 		case phConsentAge:
-			b = strconv.AppendInt(b, int64(consentAge), 10)
+			b = strconv.AppendInt(b, int64(a.consentAge), 10)
 		case phJurisdiction:
-			b = append(b, jurisdiction...)
+			b = append(b, a.jurisdiction...)
+		case phConflict:
+			b = append(b, a.conflict...)
 		}
 	}
 	return string(b)

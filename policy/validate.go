@@ -40,6 +40,7 @@ func (b *builder) finish() *model {
 	if b.windowPos != nil {
 		m.window = b.window
 	}
+	m.fusion = b.fusion
 	m.thresholds = slices.Clone(b.thresholds)
 	slices.Sort(m.thresholds)
 	m.thresholds = slices.Compact(m.thresholds)

@@ -16,6 +16,10 @@ import (
 type Assurance struct {
 	Level   string   `json:"level"`
 	Methods []string `json:"methods"`
+	// Buffer is the doubt applied to an age estimate at each age of
+	// interest, in years (policy buffer plus the provider's uncertainty),
+	// when an estimate decided.
+	Buffer map[string]float64 `json:"buffer,omitempty"`
 }
 
 // Assurance levels (IEEE 2089.1).

@@ -38,25 +38,34 @@ const (
 	DefaultReuseMaxAge      = 30 * 24 * time.Hour
 )
 
-// cachedDecision is a decision as kept in the cache: ids and enums only.
-// Reason texts are rebuilt from the policy (ReasonFor), thresholds' Met from
-// the age, so an entry is ~100 bytes and carries nothing but derived data.
+// cachedDecision is a decision as kept in the cache: ids, enums and
+// derived numbers only. Reason texts are rebuilt from the policy
+// (ReasonFor), so an entry is ~150 bytes and carries no personal data.
 type cachedDecision struct {
 	_           struct{} `cbor:",toarray"`
 	Decision    string
 	Band        string
 	Thresholds  []int
+	Verdicts    []int8 // per threshold: 1 met, -1 not met, 0 unknown
 	Reasons     []string
 	Obligations []string
+	Level       string
+	Methods     []string
+	Buffers     map[int]float64
+	Conflict    string
+	UsedPrior   bool
+	AgeMin      int
+	AgeMax      int
 }
 
 // subjectRecord is what the service remembers about an account (by keyed
-// HMAC of subject_ref) so a later check can re-use stronger assurance. It
-// holds a whole-year age and when it must be re-assessed — never the birth
-// date it came from.
+// HMAC of subject_ref) so a later check can re-use stronger assurance: the
+// age interval the evidence established and when it must be re-assessed —
+// never the birth date or the evidence it came from.
 type subjectRecord struct {
 	_       struct{} `cbor:",toarray"`
-	Age     int
+	AgeMin  int
+	AgeMax  int
 	Band    string
 	Level   string
 	Methods []string
@@ -69,42 +78,29 @@ type subjectRecord struct {
 // always produce equal bytes.
 var cborEnc, _ = cbor.CoreDetEncOptions().EncMode()
 
-// assuranceRank orders the IEEE 2089.1 levels; unknown levels rank lowest.
-func assuranceRank(level string) int {
-	switch level {
-	case AssuranceAsserted:
-		return 1
-	case AssuranceStandard:
-		return 2
-	case AssuranceEnhanced:
-		return 3
-	case AssuranceStrict:
-		return 4
-	}
-	return 0
-}
-
 // decisionKey names a cached decision by everything the evaluation depends
 // on: tenant, policy (by hash, so a new policy never hits an old decision),
 // jurisdiction and its calendar date (effective dating changes at
-// midnight), stage, age, assurance, device history and quantized signals.
-func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Input, asOf policy.Date, a Assurance) string {
+// midnight), stage, declared age, device history, quantized signals, the
+// re-used prior, and what each accepted piece of evidence established.
+func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Input, asOf policy.Date) string {
 	m := hmac.New(sha256.New, s.refKey)
 	field := func(v string) {
 		writeLen(m, len(v))
 		m.Write([]byte(v))
 	}
-	field("decision/v1")
+	num := func(f float64) {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], math.Float64bits(f))
+		m.Write(b[:])
+	}
+	field("decision/v2")
 	field(tenant)
 	field(pol.Hash())
 	field(in.Jurisdiction)
 	field(asOf.String())
 	field(in.Stage)
 	field(strconv.Itoa(in.Age))
-	field(a.Level)
-	for _, meth := range a.Methods {
-		field(meth)
-	}
 	if in.DeviceHistory {
 		field("device:" + strconv.Itoa(in.DeviceMinAge))
 	} else {
@@ -117,9 +113,40 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 	slices.Sort(names)
 	for _, name := range names {
 		field(name)
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], math.Float64bits(in.Signals[name]))
-		m.Write(b[:])
+		num(in.Signals[name])
+	}
+	if p := in.Prior; p != nil {
+		field("prior")
+		field(strconv.Itoa(p.AgeMin) + "-" + strconv.Itoa(p.AgeMax) + ":" + p.Level)
+		for _, meth := range p.Methods {
+			field(meth)
+		}
+	}
+	for i := range in.Evidence {
+		e := &in.Evidence[i]
+		if !e.Accepted() {
+			continue
+		}
+		field("evidence:" + e.Type)
+		if e.Age != nil {
+			field("age:" + strconv.Itoa(*e.Age))
+		}
+		if e.Estimate != nil {
+			field("estimate")
+			num(*e.Estimate)
+			num(e.Uncertainty)
+			field(strconv.FormatBool(e.Liveness))
+		}
+		overs := make([]int, 0, len(e.Over))
+		for t := range e.Over {
+			overs = append(overs, t)
+		}
+		slices.Sort(overs)
+		for _, t := range overs {
+			field("over:" + strconv.Itoa(t) + "=" + strconv.FormatBool(e.Over[t]))
+		}
+		field("range:" + strconv.Itoa(e.Lower) + "-" + strconv.Itoa(e.Upper) + ":" + e.Source)
+		field("consent:" + strconv.FormatBool(e.Consent))
 	}
 	return nsDecision + hex.EncodeToString(m.Sum(nil))
 }
@@ -162,25 +189,35 @@ func (s *Service) lookupDecision(ctx context.Context, key string, pol *policy.Po
 		s.cacheError(ctx, "decision cache entry unreadable", err)
 		return policy.Result{}, false
 	}
+	if len(cd.Verdicts) != len(cd.Thresholds) {
+		return policy.Result{}, false
+	}
 	res := policy.Result{
 		Decision:    policy.Decision(cd.Decision),
 		Band:        policy.Band(cd.Band),
 		Obligations: cd.Obligations,
 		Reasons:     make([]policy.Reason, 0, len(cd.Reasons)),
 		Thresholds:  make([]policy.Threshold, len(cd.Thresholds)),
+		Fusion: policy.Fusion{
+			Assurance: policy.Assurance{Level: cd.Level, Methods: cd.Methods, Buffers: cd.Buffers},
+			Conflict:  cd.Conflict,
+			UsedPrior: cd.UsedPrior,
+			AgeMin:    cd.AgeMin,
+			AgeMax:    cd.AgeMax,
+		},
 	}
 	if !res.Decision.Valid() {
 		return policy.Result{}, false
 	}
 	for _, id := range cd.Reasons {
-		r, ok := pol.ReasonFor(id, in.Jurisdiction, in.Now)
+		r, ok := pol.ReasonFor(id, in.Jurisdiction, cd.Conflict, in.Now)
 		if !ok {
 			return policy.Result{}, false
 		}
 		res.Reasons = append(res.Reasons, r)
 	}
 	for i, t := range cd.Thresholds {
-		res.Thresholds[i] = policy.Threshold{Age: t, Met: in.Age >= t}
+		res.Thresholds[i] = policy.Threshold{Age: t, Met: cd.Verdicts[i] > 0, Known: cd.Verdicts[i] != 0}
 	}
 	s.metrics.decisionCache.WithLabelValues("hit").Inc()
 	return res, true
@@ -188,18 +225,34 @@ func (s *Service) lookupDecision(ctx context.Context, key string, pol *policy.Po
 
 // storeDecision caches a result; failures only cost a future re-evaluation.
 func (s *Service) storeDecision(ctx context.Context, key string, res *policy.Result) {
+	fu := &res.Fusion
 	cd := cachedDecision{
 		Decision:    string(res.Decision),
 		Band:        string(res.Band),
 		Obligations: res.Obligations,
 		Thresholds:  make([]int, len(res.Thresholds)),
+		Verdicts:    make([]int8, len(res.Thresholds)),
 		Reasons:     make([]string, len(res.Reasons)),
-	}
-	for i, t := range res.Thresholds {
-		cd.Thresholds[i] = t.Age
+		Level:       fu.Assurance.Level,
+		Methods:     fu.Assurance.Methods,
+		Buffers:     fu.Assurance.Buffers,
+		Conflict:    fu.Conflict,
+		UsedPrior:   fu.UsedPrior,
+		AgeMin:      fu.AgeMin,
+		AgeMax:      fu.AgeMax,
 	}
 	for i, r := range res.Reasons {
 		cd.Reasons[i] = r.Rule
+	}
+	for i, t := range res.Thresholds {
+		cd.Thresholds[i] = t.Age
+		switch {
+		case !t.Known:
+		case t.Met:
+			cd.Verdicts[i] = 1
+		default:
+			cd.Verdicts[i] = -1
+		}
 	}
 	b, err := cborEnc.Marshal(&cd)
 	if err == nil {
@@ -255,7 +308,7 @@ func (s *Service) storeSubject(ctx context.Context, key string, rec subjectRecor
 }
 
 // reassessAt is the first date on which someone of age (as of today) may be
-// past the next age the policy knows. With a birth date it is exact: the
+// past the next age the policy knows; for an interval, pass its upper end. With a birth date it is exact: the
 // birthday on which they reach that age. With only a declared age it is the
 // earliest date that is possible — the day after today for the very next
 // year of age — so re-use never outlives what the declaration proves. The

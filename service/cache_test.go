@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,17 +123,31 @@ func subjectReuseScenario(t *testing.T, e *testEnv) {
 	// An earlier enhanced check (as evidence verification will record):
 	// 14 years old until 2027-03-01.
 	e.svc.storeSubject(ctx, e.subjectKey("acct-1"), subjectRecord{
-		Age: 14, Band: "13_15", Level: AssuranceEnhanced, Methods: []string{"id_document"}, ReassessAt: "2027-03-01",
+		AgeMin: 14, AgeMax: 14, Band: "13_15", Level: AssuranceEnhanced, Methods: []string{"id_document"}, ReassessAt: "2027-03-01",
 	}, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), fixedNow)
 
-	body := `{"jurisdiction":"DE","declared":{"age":25},"context":{"subject_ref":"acct-1"}}`
-	_, b := e.post(t, body)
+	// A declaration consistent with it: the enhanced assurance is re-used.
+	_, b := e.post(t, `{"jurisdiction":"DE","declared":{"age":14},"context":{"subject_ref":"acct-1"}}`)
 	r := decodeResponse(t, b)
 	if r.Decision != policy.ParentalConsentRequired || r.AgeBand != policy.Band13To15 {
-		t.Errorf("with enhanced assurance of 14, a declared 25 gives %s/%s", r.Decision, r.AgeBand)
+		t.Errorf("with enhanced assurance of 14, a declared 14 gives %s/%s", r.Decision, r.AgeBand)
 	}
 	if r.Assurance.Level != AssuranceEnhanced || len(r.Reasons) == 0 || r.Reasons[0].Rule != ReasonAssuranceReused {
 		t.Errorf("assurance %+v, reasons %+v: re-use not reported", r.Assurance, r.Reasons)
+	}
+
+	// A declaration contradicting it: the verified age still decides the
+	// band, and the contradiction is escalated, naming both claims.
+	body := `{"jurisdiction":"DE","declared":{"age":25},"context":{"subject_ref":"acct-1"}}`
+	_, b = e.post(t, body)
+	r = decodeResponse(t, b)
+	if r.Decision != policy.AdditionalVerificationRequired || r.AgeBand != policy.Band13To15 || r.Assurance.Level != AssuranceEnhanced {
+		t.Errorf("with enhanced assurance of 14, a declared 25 gives %s/%s/%s", r.Decision, r.AgeBand, r.Assurance.Level)
+	}
+	if !slices.ContainsFunc(r.Reasons, func(x Reason) bool {
+		return x.Rule == "de.evidence-contradiction" && strings.Contains(x.Message, "reused_assurance")
+	}) {
+		t.Errorf("contradiction with the re-used assurance not reported: %+v", r.Reasons)
 	}
 
 	// Another subject, or another tenant's subject with the same ref, is not
@@ -164,7 +179,7 @@ func TestSubjectRecordHoldsDerivedDataOnly(t *testing.T) {
 	if err := cbor.Unmarshal(b, &rec); err != nil {
 		t.Fatal(err)
 	}
-	want := subjectRecord{Age: 14, Band: "13_15", Level: AssuranceAsserted, Methods: []string{MethodSelfDeclaration}, ReassessAt: "2027-05-01"}
+	want := subjectRecord{AgeMin: 14, AgeMax: 14, Band: "13_15", Level: AssuranceAsserted, Methods: []string{MethodSelfDeclaration}, ReassessAt: "2027-05-01"}
 	if diff := cmp.Diff(want, rec, cmp.AllowUnexported(subjectRecord{})); diff != "" {
 		t.Errorf("subject record (-want +got):\n%s", diff)
 	}

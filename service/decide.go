@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -25,10 +26,13 @@ type CheckResponse struct {
 	Assurance      Assurance       `json:"assurance"`
 	Reasons        []Reason        `json:"reasons"`
 	Obligations    []string        `json:"obligations"`
-	Jurisdiction   string          `json:"jurisdiction"`
-	Policy         PolicyRef       `json:"policy"`
-	Attestation    string          `json:"attestation"`
-	ExpiresAt      string          `json:"expires_at"`
+	// Evidence reports, per evidence item sent, whether it was used and
+	// why not.
+	Evidence     []EvidenceResult `json:"evidence,omitempty"`
+	Jurisdiction string           `json:"jurisdiction"`
+	Policy       PolicyRef        `json:"policy"`
+	Attestation  string           `json:"attestation"`
+	ExpiresAt    string           `json:"expires_at"`
 	// LogIndex is the decision's index in the decision log, once known
 	// (always, in the default durable mode).
 	LogIndex *uint64 `json:"log_index,omitempty"`
@@ -51,17 +55,34 @@ type PolicyRef struct {
 	Hash string `json:"hash"`
 }
 
-// selfDeclared is the assurance of a declaration with no evidence behind it.
-var selfDeclared = Assurance{Level: AssuranceAsserted, Methods: []string{MethodSelfDeclaration}}
+// EvidenceVerifier checks evidence tokens (signatures, issuers, audiences,
+// validity, nonce binding, single use) and reduces each item to derived
+// values. It never fails: an item it cannot verify comes back with an
+// unverifiable or rejected outcome and a reason, and counts as absent.
+// adapters/verifier implements it.
+type EvidenceVerifier interface {
+	Verify(ctx context.Context, items []policy.EvidenceItem, b policy.Binding, today policy.Date) []policy.Evidence
+}
+
+// EvidenceResult is how one evidence item of the request fared.
+type EvidenceResult struct {
+	Type     string `json:"type"`
+	Provider string `json:"provider,omitempty"`
+	Outcome  string `json:"outcome"`
+	Reason   string `json:"reason,omitempty"`
+}
 
 // ReasonAssuranceReused is the reason id added when a subject's earlier,
 // stronger assurance decides instead of this request's declaration.
 const ReasonAssuranceReused = "service.assurance-reused"
 
+// reasonEvidencePrefix starts the reason id of evidence that was not used.
+const reasonEvidencePrefix = "evidence."
+
 // decide runs one age check for tenant: validate, reduce to derived values,
-// look up what is remembered (device, subject, cached decision), evaluate,
-// remember, sign. The request body and everything identifying in it are
-// dropped when it returns.
+// verify evidence, look up what is remembered (device, subject, cached
+// decision), evaluate, remember, sign, log. The request body and everything
+// identifying in it are dropped when it returns.
 func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*CheckResponse, error) {
 	pol := s.policy.Load()
 	now := s.now()
@@ -78,8 +99,8 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Signals:      chk.signals,
 		Now:          now,
 	}
-	assurance := selfDeclared
-	var reused *Reason
+	evidence := s.verifyEvidence(ctx, chk, tenant, today)
+	in.Evidence = evidence
 
 	var deviceKey, subjectKey string
 	if chk.deviceRef != "" {
@@ -94,22 +115,19 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 			in.DeviceHistory, in.DeviceMinAge = true, age
 		}
 	}
+	var prior *subjectRecord
 	if chk.subjectRef != "" {
 		subjectKey = nsSubject + s.keyRef(tenant.ID, "subject", chk.subjectRef)
-		if rec, ok := s.loadSubject(ctx, subjectKey, today); ok && assuranceRank(rec.Level) > assuranceRank(assurance.Level) {
-			// Stronger earlier assurance outranks this declaration, in both
-			// directions: a verified 14-year-old declaring 25 is still 14.
-			in.Age = rec.Age
-			assurance = Assurance{Level: rec.Level, Methods: rec.Methods}
-			reused = &Reason{
-				Rule:     ReasonAssuranceReused,
-				Message:  "Earlier " + rec.Level + " assurance for this account was re-used; it stays valid until " + orNever(rec.ReassessAt) + ".",
-				Citation: "ageassure re-use of assurance (IEEE 2089.1)",
-			}
+		if rec, ok := s.loadSubject(ctx, subjectKey, today); ok && policy.LevelRank(rec.Level) > policy.LevelRank(policy.LevelAsserted) {
+			// Earlier assurance stronger than a declaration joins the claims;
+			// fusion lets it decide unless this request brings stronger
+			// evidence, and flags it if the two disagree.
+			prior = &rec
+			in.Prior = &policy.Prior{AgeMin: rec.AgeMin, AgeMax: rec.AgeMax, Level: rec.Level, Methods: rec.Methods}
 		}
 	}
 
-	dkey := s.decisionKey(tenant.ID, pol, &in, today, assurance)
+	dkey := s.decisionKey(tenant.ID, pol, &in, today)
 	res, hit := s.lookupDecision(ctx, dkey, pol, &in)
 	if !hit {
 		res = pol.Evaluate(in)
@@ -122,6 +140,8 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 			s.storeDecision(ctx, dkey, &res)
 		}
 	}
+	fu := &res.Fusion
+	assurance := Assurance{Level: fu.Assurance.Level, Methods: fu.Assurance.Methods, Buffer: bufferClaim(fu.Assurance.Buffers)}
 
 	if deviceKey != "" {
 		if err := s.devices.RecordDeclaredAge(ctx, deviceKey, chk.age, pol.AntiHoppingWindow()); err != nil {
@@ -129,15 +149,8 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 			s.log.LogAttrs(ctx, slog.LevelDebug, "device memory write failed", slog.Any("error", err))
 		}
 	}
-	if subjectKey != "" && reused == nil {
-		due := reassessAt(pol.KnownAges(), chk.age, chk.birthDate, today)
-		rec := subjectRecord{Age: chk.age, Band: string(policy.BandOf(chk.age)), Level: assurance.Level, Methods: assurance.Methods}
-		var expires time.Time
-		if due != (policy.Date{}) {
-			rec.ReassessAt = due.String()
-			expires = due.Time(pol.Location(chk.jurisdiction))
-		}
-		s.storeSubject(ctx, subjectKey, rec, expires, now)
+	if subjectKey != "" && !fu.UsedPrior {
+		s.rememberSubject(ctx, subjectKey, pol, chk, &res, today, now)
 	}
 
 	id, err := uuid.NewV7()
@@ -171,9 +184,27 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		return nil, fmt.Errorf("signing attestation: %w", err)
 	}
 
-	reasons := make([]Reason, 0, len(res.Reasons)+1)
-	if reused != nil {
-		reasons = append(reasons, *reused)
+	reasons := make([]Reason, 0, len(res.Reasons)+len(evidence)+1)
+	if fu.UsedPrior && prior != nil {
+		reasons = append(reasons, Reason{
+			Rule:     ReasonAssuranceReused,
+			Message:  "Earlier " + prior.Level + " assurance for this account was re-used; it stays valid until " + orNever(prior.ReassessAt) + ".",
+			Citation: "ageassure re-use of assurance (IEEE 2089.1)",
+		})
+	}
+	results := make([]EvidenceResult, len(evidence))
+	logged := make([]logentry.EvidenceOutcome, 0, len(evidence)+1)
+	logged = append(logged, logentry.EvidenceOutcome{Type: MethodSelfDeclaration, Outcome: logentry.OutcomeAccepted})
+	for i, e := range evidence {
+		results[i] = EvidenceResult{Type: e.Type, Provider: e.Provider, Outcome: e.Outcome, Reason: e.Reason}
+		logged = append(logged, logentry.EvidenceOutcome{Type: e.Type, Outcome: e.Outcome})
+		if !e.Accepted() {
+			reasons = append(reasons, Reason{
+				Rule:     reasonEvidencePrefix + e.Reason,
+				Message:  evidenceMessage(e),
+				Citation: "ageassure evidence verification: unverifiable evidence counts as absent",
+			})
+		}
 	}
 	for _, r := range res.Reasons {
 		reasons = append(reasons, Reason{Rule: r.Rule, Decision: r.Decision, Message: r.Message, Citation: r.Citation})
@@ -184,8 +215,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	}
 	logIndex, err := s.logDecision(ctx, &decisionRecord{
 		id: decisionID, at: iat, tenant: tenant.ID, in: &in, res: &res, rules: rules,
-		evidence:  []logentry.EvidenceOutcome{{Type: MethodSelfDeclaration, Outcome: logentry.OutcomeAccepted}},
-		assurance: assurance, pol: pol, token: token,
+		evidence: logged, assurance: assurance, pol: pol, token: token,
 	})
 	if err != nil {
 		return nil, err
@@ -203,12 +233,76 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Assurance:      assurance,
 		Reasons:        reasons,
 		Obligations:    obligations,
+		Evidence:       results,
 		Jurisdiction:   chk.jurisdiction,
 		Policy:         PolicyRef{ID: pol.ID(), Hash: pol.Hash()},
 		Attestation:    string(token),
 		ExpiresAt:      exp.UTC().Format(time.RFC3339),
 		LogIndex:       logIndex,
 	}, nil
+}
+
+// verifyEvidence runs the request's evidence through the verifier. Without
+// one, nothing can be verified and every item counts as absent.
+func (s *Service) verifyEvidence(ctx context.Context, chk *check, tenant Tenant, today policy.Date) []policy.Evidence {
+	if len(chk.evidence) == 0 {
+		return nil
+	}
+	if s.verifier == nil {
+		out := make([]policy.Evidence, len(chk.evidence))
+		for i, it := range chk.evidence {
+			out[i] = policy.Evidence{Type: it.Type, Provider: it.Provider, Outcome: policy.OutcomeUnverifiable, Reason: "evidence_unverifiable"}
+		}
+		return out
+	}
+	start := time.Now()
+	out := s.verifier.Verify(ctx, chk.evidence, policy.Binding{Nonce: chk.nonce, Audience: s.issuer, Tenant: tenant.ID}, today)
+	s.metrics.evidenceLatency.Observe(time.Since(start).Seconds())
+	for _, e := range out {
+		s.metrics.evidence.WithLabelValues(e.Type, e.Outcome, e.Reason).Inc()
+	}
+	return out
+}
+
+// rememberSubject keeps the account's derived age interval and assurance
+// until the next age that matters may be crossed.
+func (s *Service) rememberSubject(ctx context.Context, key string, pol *policy.Policy, chk *check, res *policy.Result, today policy.Date, now time.Time) {
+	fu := &res.Fusion
+	lo, hi := fu.AgeMin, fu.AgeMax
+	var birth *policy.Date
+	if lo == hi && lo == chk.age && policy.LevelRank(fu.Assurance.Level) <= policy.LevelRank(policy.LevelAsserted) {
+		birth = chk.birthDate // the declaration decided: its birth date gives the exact birthday
+	}
+	due := reassessAt(pol.KnownAges(), min(hi, MaxAge), birth, today)
+	rec := subjectRecord{AgeMin: lo, AgeMax: hi, Band: string(res.Band), Level: fu.Assurance.Level, Methods: fu.Assurance.Methods}
+	var expires time.Time
+	if due != (policy.Date{}) {
+		rec.ReassessAt = due.String()
+		expires = due.Time(pol.Location(chk.jurisdiction))
+	}
+	s.storeSubject(ctx, key, rec, expires, now)
+}
+
+// evidenceMessage explains why an evidence item was not used, without
+// quoting anything from it.
+func evidenceMessage(e policy.Evidence) string {
+	from := e.Type
+	if e.Provider != "" {
+		from += " from " + e.Provider
+	}
+	return "The " + from + " evidence was not used (" + e.Reason + "); it counts as absent."
+}
+
+// bufferClaim renders the buffers applied to an estimate as {"13": 4.1}.
+func bufferClaim(b map[int]float64) map[string]float64 {
+	if len(b) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(b))
+	for t, v := range b {
+		out[strconv.Itoa(t)] = v
+	}
+	return out
 }
 
 func orNever(date string) string {

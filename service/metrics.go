@@ -20,6 +20,9 @@ type metrics struct {
 	deviceErrors prometheus.Counter
 	policyInfo   *prometheus.GaugeVec
 
+	evidence        *prometheus.CounterVec
+	evidenceLatency prometheus.Histogram
+
 	logAppend prometheus.Histogram
 	logErrors prometheus.Counter
 
@@ -79,7 +82,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "ageassure_decision_log_errors_total",
 		Help: "Decisions withheld (503) because the decision log could not take their entry.",
 	})
-	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited, m.logAppend, m.logErrors)
+	m.evidence = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ageassure_evidence_total",
+		Help: "Evidence items by type, outcome and reason code.",
+	}, []string{"type", "outcome", "reason"})
+	m.evidenceLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ageassure_evidence_verification_seconds",
+		Help:    "Time to verify a request's evidence (bounded by the providers' timeouts).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	})
+	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited, m.logAppend, m.logErrors, m.evidence, m.evidenceLatency)
 	reg.MustRegister(m.requests, m.latency, m.decisions, m.evalErrors, m.deviceErrors, m.policyInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -50,6 +50,10 @@ const (
 	FieldDuplicateSignal      = "duplicate_signal"
 	FieldInvalidSignalValue   = "invalid_signal_value"
 	FieldUnexpectedSignalData = "unexpected_signal_field"
+	FieldUnknownEvidenceType  = "unknown_evidence_type"
+	FieldDuplicateEvidence    = "duplicate_evidence"
+	FieldUnexpectedEvidence   = "unexpected_evidence_field"
+	FieldInvalidRange         = "invalid_range"
 )
 
 // problemTypePrefix makes every problem type a URN: stable, globally unique

@@ -99,7 +99,7 @@ func sharedStateScenario(t *testing.T, r *replicas) {
 	}
 
 	a.svc.storeSubject(context.Background(), a.subjectKey("acct-7"), subjectRecord{
-		Age: 12, Band: "under_13", Level: AssuranceStrict, Methods: []string{"id_document"}, ReassessAt: "2027-01-01",
+		AgeMin: 12, AgeMax: 12, Band: "under_13", Level: AssuranceStrict, Methods: []string{"id_document"}, ReassessAt: "2027-01-01",
 	}, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), fixedNow)
 	got = decisionOf(t, b, `{"jurisdiction":"US","declared":{"age":30},"context":{"subject_ref":"acct-7"}}`)
 	if got.Decision != "deny" || got.Assurance.Level != AssuranceStrict {

@@ -24,6 +24,13 @@ const (
 	MaxSignals = 16
 	// MaxAge is the oldest whole-year age accepted, declared or computed.
 	MaxAge = 130
+	// MaxEvidence bounds the evidence array (one item per type at most).
+	MaxEvidence = 5
+	// MaxTokenBytes bounds one evidence token (an SD-JWT with disclosures
+	// and a key-binding JWT fits comfortably).
+	MaxTokenBytes = 16 << 10
+	// maxProviderBytes bounds a provider id.
+	maxProviderBytes = 64
 	// maxReportCount bounds user_reports.count: far above any real count,
 	// low enough that no arithmetic on it can overflow.
 	maxReportCount = 1_000_000
@@ -48,7 +55,20 @@ type CheckRequest struct {
 	Jurisdiction string        `json:"jurisdiction"`
 	Declared     *Declared     `json:"declared"`
 	Signals      []Signal      `json:"signals"`
+	Evidence     []Evidence    `json:"evidence"`
 	Context      *CheckContext `json:"context"`
+}
+
+// Evidence is one piece of age evidence the platform holds: a token signed
+// by an age-assurance provider or a wallet, or the OS age range.
+type Evidence struct {
+	Type     string  `json:"type"`
+	Provider *string `json:"provider"`
+	Token    *string `json:"token"`
+	// platform_age_range only.
+	Lower  *int    `json:"lower"`
+	Upper  *int    `json:"upper"`
+	Source *string `json:"source"`
 }
 
 // Declared is what the applicant typed: exactly one of a birth date or a
@@ -86,6 +106,7 @@ type check struct {
 	// only for arithmetic and drops it with the request.
 	birthDate  *policy.Date
 	signals    map[string]float64
+	evidence   []policy.EvidenceItem
 	deviceRef  string
 	subjectRef string
 	nonce      string
@@ -126,13 +147,8 @@ func decodeProblem(err error) *Problem {
 	if errors.As(err, &sem) {
 		ptr := string(sem.JSONPointer)
 		if errors.Is(sem.Err, json.ErrUnknownName) {
-			detail := "Unknown member; the API accepts only the documented fields"
-			if ptr == "/evidence" {
-				// Platforms integrating ahead of evidence support get told
-				// why, not just that the member is unknown.
-				detail = "evidence is not supported by this version of the API; send the check without it"
-			}
-			return validationProblem([]FieldError{{Pointer: ptr, Code: FieldUnknown, Detail: detail}})
+			return validationProblem([]FieldError{{Pointer: ptr, Code: FieldUnknown,
+				Detail: "Unknown member; the API accepts only the documented fields"}})
 		}
 		return validationProblem([]FieldError{{Pointer: ptr, Code: FieldInvalidType,
 			Detail: typeDetail(sem)}})

@@ -62,6 +62,9 @@ type Options struct {
 	// Cache holds cached decisions and subject records.
 	Cache Cache
 
+	// Evidence verifies evidence tokens; nil makes all evidence
+	// unverifiable (counted as absent).
+	Evidence EvidenceVerifier
 	// RateLimiter enforces the tenants' rate limits; nil disables them.
 	RateLimiter RateLimiter
 	// DecisionCacheTTL bounds how long a cached decision is served
@@ -115,6 +118,7 @@ type Service struct {
 
 	decisionLog DecisionLog
 	logHandler  http.Handler
+	verifier    EvidenceVerifier
 
 	decisionTTL time.Duration
 	reuseMaxAge time.Duration
@@ -159,6 +163,7 @@ func New(opts Options) (*Service, error) {
 
 		decisionLog: opts.DecisionLog,
 		logHandler:  opts.LogHandler,
+		verifier:    opts.Evidence,
 
 		decisionTTL: opts.DecisionCacheTTL,
 		reuseMaxAge: opts.ReuseMaxAge,

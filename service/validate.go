@@ -73,6 +73,14 @@ func validateCheck(req *CheckRequest, pol *policy.Policy, now time.Time) (*check
 		}
 	}
 
+	if len(req.Evidence) > MaxEvidence {
+		add("/evidence", FieldTooMany, fmt.Sprintf("At most %d evidence items, one per type", MaxEvidence))
+	} else {
+		for i, ev := range req.Evidence {
+			validateEvidence(c, i, ev, add)
+		}
+	}
+
 	if ctx := req.Context; ctx != nil {
 		if ctx.Stage != nil {
 			switch *ctx.Stage {
@@ -156,4 +164,83 @@ func opaqueRef(v *string, ptr string, add func(ptr, code, detail string)) string
 		return *v
 	}
 	return ""
+}
+
+// validateEvidence checks one evidence item's shape; whether it is true is
+// the verifier's business. Signed types need a provider and a token; the OS
+// age range needs its bounds and who declared it, and nothing else.
+func validateEvidence(c *check, i int, ev Evidence, add func(ptr, code, detail string)) {
+	base := "/evidence/" + strconv.Itoa(i)
+	item := policy.EvidenceItem{Type: ev.Type}
+	for _, prev := range c.evidence {
+		if prev.Type == ev.Type {
+			add(base+"/type", FieldDuplicateEvidence, "Each evidence type may appear once")
+			return
+		}
+	}
+	switch ev.Type {
+	case "":
+		add(base+"/type", FieldRequired, "type is required")
+		return
+	case policy.EvidenceAgeEstimation, policy.EvidenceIDDocument, policy.EvidenceDigitalCredential, policy.EvidenceParentalConsent:
+		for _, f := range []struct {
+			set  bool
+			name string
+		}{{ev.Lower != nil, "lower"}, {ev.Upper != nil, "upper"}, {ev.Source != nil, "source"}} {
+			if f.set {
+				add(base+"/"+f.name, FieldUnexpectedEvidence, f.name+" belongs to platform_age_range only")
+			}
+		}
+		switch {
+		case ev.Provider == nil:
+			add(base+"/provider", FieldRequired, "provider is required for "+ev.Type)
+		case *ev.Provider == "":
+			add(base+"/provider", FieldEmpty, "Must not be empty")
+		case len(*ev.Provider) > maxProviderBytes:
+			add(base+"/provider", FieldTooLong, fmt.Sprintf("At most %d bytes", maxProviderBytes))
+		default:
+			item.Provider = *ev.Provider
+		}
+		switch {
+		case ev.Token == nil:
+			add(base+"/token", FieldRequired, "token is required for "+ev.Type)
+		case *ev.Token == "":
+			add(base+"/token", FieldEmpty, "Must not be empty")
+		case len(*ev.Token) > MaxTokenBytes:
+			add(base+"/token", FieldTooLong, fmt.Sprintf("At most %d bytes", MaxTokenBytes))
+		default:
+			item.Token = *ev.Token
+		}
+	case policy.EvidencePlatformAgeRange:
+		if ev.Provider != nil || ev.Token != nil {
+			add(base, FieldUnexpectedEvidence, "platform_age_range is unsigned: send lower, upper and source only")
+		}
+		switch {
+		case ev.Lower == nil:
+			add(base+"/lower", FieldRequired, "lower is required")
+		case *ev.Lower < 0 || *ev.Lower > MaxAge:
+			add(base+"/lower", FieldInvalidRange, fmt.Sprintf("lower must be between 0 and %d", MaxAge))
+		default:
+			item.Lower = *ev.Lower
+		}
+		if ev.Upper != nil {
+			if *ev.Upper < 0 || *ev.Upper > MaxAge || (ev.Lower != nil && *ev.Upper < *ev.Lower) {
+				add(base+"/upper", FieldInvalidRange, "upper must be at least lower and at most "+strconv.Itoa(MaxAge)+"; omit it for an open range (18+)")
+			} else {
+				item.Upper = *ev.Upper
+			}
+		}
+		switch {
+		case ev.Source == nil:
+			add(base+"/source", FieldRequired, "source is required: self_declared, guardian_declared or verified")
+		case *ev.Source != policy.RangeSelfDeclared && *ev.Source != policy.RangeGuardianDeclared && *ev.Source != policy.RangeVerified:
+			add(base+"/source", FieldInvalidRange, "source must be self_declared, guardian_declared or verified")
+		default:
+			item.Source = *ev.Source
+		}
+	default:
+		add(base+"/type", FieldUnknownEvidenceType, "Unknown evidence type; known types are age_estimation, id_document, digital_credential, parental_consent and platform_age_range")
+		return
+	}
+	c.evidence = append(c.evidence, item)
 }
