@@ -84,7 +84,7 @@ const reasonEvidencePrefix = "evidence."
 // decision), evaluate, remember, sign, log. The request body and everything
 // identifying in it are dropped when it returns.
 func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*CheckResponse, error) {
-	pol := s.policy.Load()
+	pol := s.policy.Load().Policy
 	now := s.now()
 	chk, err := decodeCheck(body, pol, now)
 	if err != nil {
@@ -140,6 +140,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 			s.storeDecision(ctx, dkey, &res)
 		}
 	}
+	shadow := s.evaluateShadow(ctx, &in, res.Decision)
 	fu := &res.Fusion
 	assurance := Assurance{Level: fu.Assurance.Level, Methods: fu.Assurance.Methods, Buffer: bufferClaim(fu.Assurance.Buffers)}
 
@@ -215,7 +216,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	}
 	logIndex, err := s.logDecision(ctx, &decisionRecord{
 		id: decisionID, at: iat, tenant: tenant.ID, in: &in, res: &res, rules: rules,
-		evidence: logged, assurance: assurance, pol: pol, token: token,
+		evidence: logged, assurance: assurance, pol: pol, token: token, shadow: shadow,
 	})
 	if err != nil {
 		return nil, err

@@ -47,6 +47,12 @@ func (s *Service) logDecision(ctx context.Context, d *decisionRecord) (*uint64, 
 	if e.Signals == nil {
 		e.Signals = map[string]float64{}
 	}
+	if fu := &d.res.Fusion; policy.LevelRank(fu.Assurance.Level) > policy.LevelRank(policy.LevelAsserted) {
+		e.AgeRange = &logentry.AgeRange{Min: fu.AgeMin, Max: fu.AgeMax}
+	}
+	if d.shadow != nil {
+		e.Shadow = d.shadow
+	}
 	if d.in.DeviceHistory {
 		minAge := d.in.DeviceMinAge
 		e.DeviceHistory = &minAge
@@ -80,4 +86,5 @@ type decisionRecord struct {
 	assurance Assurance
 	pol       *policy.Policy
 	token     []byte
+	shadow    *logentry.ShadowOutcome
 }

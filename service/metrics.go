@@ -23,6 +23,10 @@ type metrics struct {
 	evidence        *prometheus.CounterVec
 	evidenceLatency prometheus.Histogram
 
+	shadowAgree    prometheus.Counter
+	shadowDisagree *prometheus.CounterVec
+	policyReloads  *prometheus.CounterVec
+
 	logAppend prometheus.Histogram
 	logErrors prometheus.Counter
 
@@ -91,6 +95,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help:    "Time to verify a request's evidence (bounded by the providers' timeouts).",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	})
+	m.shadowAgree = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ageassure_shadow_agreements_total",
+		Help: "Decisions where the shadow policy agreed with the active one.",
+	})
+	m.shadowDisagree = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ageassure_shadow_disagreements_total",
+		Help: "Decisions where the shadow policy disagreed, by the active (from) and shadow (to) decision.",
+	}, []string{"from", "to"})
+	m.policyReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ageassure_policy_reloads_total",
+		Help: "Policy reload attempts by result: applied, unchanged, or refused (failed to load or its own test cases failed).",
+	}, []string{"result"})
+	reg.MustRegister(m.shadowAgree, m.shadowDisagree, m.policyReloads)
 	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited, m.logAppend, m.logErrors, m.evidence, m.evidenceLatency)
 	reg.MustRegister(m.requests, m.latency, m.decisions, m.evalErrors, m.deviceErrors, m.policyInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -51,6 +51,7 @@ func (s *Service) Handler() http.Handler {
 	})
 
 	r.POST("/v1/age-checks", s.authenticate, s.rateLimit, s.handleAgeCheck)
+	r.GET("/v1/policy", s.authenticate, s.handlePolicy)
 	r.GET("/.well-known/jwks.json", s.handleJWKS)
 	r.GET("/openapi.yaml", func(c *gin.Context) {
 		c.Data(http.StatusOK, "application/yaml", OpenAPI)

@@ -79,6 +79,10 @@ type Options struct {
 	DecisionLog DecisionLog
 	// LogHandler, when set, serves the decision log read-only under /log/.
 	LogHandler http.Handler
+	// ShadowPolicy, when set, is evaluated beside the active policy on every
+	// request; callers get the active decision, disagreements are counted
+	// and marked in the decision log.
+	ShadowPolicy *policy.Policy
 	// ReadyChecks are reported under "checks" in /readyz.
 	ReadyChecks map[string]ReadyCheck
 
@@ -108,7 +112,8 @@ type Options struct {
 // Service is the age-check API. It is safe for concurrent use; the active
 // policy can be swapped while it serves.
 type Service struct {
-	policy  atomic.Pointer[policy.Policy]
+	policy  atomic.Pointer[activePolicy]
+	shadow  atomic.Pointer[policy.Policy]
 	signer  Signer
 	devices DeviceMemory
 	tenants *Tenants
@@ -204,20 +209,33 @@ func New(opts Options) (*Service, error) {
 	}
 	s.metrics = newMetrics(s.registry)
 	s.SetPolicy(opts.Policy)
+	s.SetShadowPolicy(opts.ShadowPolicy)
 	return s, nil
 }
 
+// activePolicy is the policy in force and when it was loaded.
+type activePolicy struct {
+	*policy.Policy
+	loadedAt time.Time
+}
+
 // SetPolicy makes p the active policy for every request that starts after
-// the call; requests in flight finish on the policy they started with.
+// the call; requests in flight finish on the policy they started with. The
+// swap is one atomic pointer store, so no request ever sees a half-loaded
+// policy and none fails during a reload.
 func (s *Service) SetPolicy(p *policy.Policy) {
-	if old := s.policy.Swap(p); old != nil {
+	if old := s.policy.Swap(&activePolicy{Policy: p, loadedAt: s.now()}); old != nil {
 		s.metrics.policyInfo.DeleteLabelValues(old.ID(), old.Hash())
 	}
 	s.metrics.policyInfo.WithLabelValues(p.ID(), p.Hash()).Set(1)
 }
 
+// SetShadowPolicy sets (or, with nil, removes) the candidate policy
+// evaluated beside the active one.
+func (s *Service) SetShadowPolicy(p *policy.Policy) { s.shadow.Store(p) }
+
 // Policy returns the active policy.
-func (s *Service) Policy() *policy.Policy { return s.policy.Load() }
+func (s *Service) Policy() *policy.Policy { return s.policy.Load().Policy }
 
 // Drain marks the service as shutting down: /readyz answers 503 so load
 // balancers stop sending new traffic, while requests keep being served.

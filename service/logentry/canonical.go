@@ -26,6 +26,15 @@ func (e *Entry) Marshal() ([]byte, error) {
 	w.byte('{')
 	w.name("age", true)
 	w.int(e.Age)
+	if e.AgeRange != nil {
+		w.name("age_range", false)
+		w.byte('{')
+		w.name("max", true)
+		w.int(e.AgeRange.Max)
+		w.name("min", false)
+		w.int(e.AgeRange.Min)
+		w.byte('}')
+	}
 	w.name("assurance", false)
 	w.byte('{')
 	w.name("level", true)

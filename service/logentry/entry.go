@@ -26,6 +26,11 @@ type Entry struct {
 	// Age is the whole-year age the policy evaluated (0–130). Replay needs it:
 	// a band alone cannot be re-evaluated against a different threshold.
 	Age int `json:"age"`
+	// AgeRange is the age interval the evidence established, when evidence
+	// stronger than the declaration decided (absent otherwise): replaying
+	// such a decision through another policy needs it, since Age is the
+	// declared age.
+	AgeRange *AgeRange `json:"age_range,omitempty"`
 	// Band is the age band reported to the platform.
 	Band string `json:"band"`
 	// DeviceHistory is the lowest age the same device declared within the
@@ -53,6 +58,12 @@ type Entry struct {
 	// Shadow is the decision a shadow policy would have made, when one is
 	// configured (a later feature); absent otherwise.
 	Shadow *ShadowOutcome `json:"shadow,omitempty"`
+}
+
+// AgeRange bounds an age: at least Min, at most Max whole years.
+type AgeRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
 }
 
 // EvidenceOutcome is one piece of evidence reduced to its type and outcome.

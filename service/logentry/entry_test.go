@@ -296,3 +296,27 @@ func TestDerive(t *testing.T) {
 		t.Errorf("AttestationDigest = %s", got)
 	}
 }
+
+// TestAgeRange: the evidence interval sorts right after age, round-trips,
+// and is bounded.
+func TestAgeRange(t *testing.T) {
+	e := sample()
+	e.AgeRange = &AgeRange{Min: 18, Max: 150}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), `{"age":14,"age_range":{"max":150,"min":18},"assurance":`) {
+		t.Errorf("encoding %s", b)
+	}
+	back, err := Parse(b)
+	if err != nil || back.AgeRange == nil || *back.AgeRange != *e.AgeRange {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	for _, r := range []AgeRange{{-1, 5}, {16, 13}, {13, 151}} {
+		e.AgeRange = &r
+		if err := e.Validate(); err == nil {
+			t.Errorf("age_range %+v accepted", r)
+		}
+	}
+}

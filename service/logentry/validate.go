@@ -107,6 +107,10 @@ func (e *Entry) Validate() error {
 	if e.Age < 0 || e.Age > maxAge {
 		return bad("age", "must be a whole number of years, 0 to 130")
 	}
+	// The upper bound may be open (150: nothing capped it).
+	if r := e.AgeRange; r != nil && (r.Min < 0 || r.Max < r.Min || r.Max > 150) {
+		return bad("age_range", "must satisfy 0 <= min <= max <= 150")
+	}
 	if !slices.Contains(bands, e.Band) {
 		return bad("band", "must be one of under_13, 13_15, 16_17, 18_plus, unknown")
 	}
