@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/ageassure/ageassure/adapters/localcache"
 	"github.com/ageassure/ageassure/adapters/rediscache"
 	"github.com/ageassure/ageassure/adapters/signer"
+	"github.com/ageassure/ageassure/adapters/verifier"
 	"github.com/ageassure/ageassure/policy"
 	"github.com/ageassure/ageassure/service"
 )
@@ -41,6 +43,7 @@ type serveConfig struct {
 	CacheSecretFile   string
 	DecisionCacheTTL  time.Duration
 	ReuseMaxAge       time.Duration
+	Providers         string
 	Redis             redisFlags
 	Log               logFlags
 	ShutdownTimeout   time.Duration
@@ -65,6 +68,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CacheSecretFile, "cache-secret-file", "", "`file` holding the secret (at least 32 bytes) that keys every HMAC of a reference and every\ncache key; replicas must share it (default: random per process, so replicas share nothing)")
 	fs.DurationVar(&c.DecisionCacheTTL, "decision-cache-ttl", service.DefaultDecisionCacheTTL, "how long a cached decision is served for identical normalized inputs")
 	fs.DurationVar(&c.ReuseMaxAge, "reuse-max-age", service.DefaultReuseMaxAge, "longest re-use of a subject's earlier assurance (it ends sooner at the next age the policy knows)")
+	fs.StringVar(&c.Providers, "providers", "", "providers `file` (YAML): the age-assurance providers and credential issuers whose signed\nevidence is verified (default: none; every signed evidence item is then unverifiable)")
 	c.Redis.flags(fs)
 	c.Log.flags(fs)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for in-flight requests")
@@ -260,7 +264,11 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		return nil, closers, err
 	}
 	if refKey == nil {
-		log.Warn("no --cache-secret-file: a random secret keys the caches, so replicas will not recognise each other's devices, subjects or cached decisions")
+		log.Warn("no --cache-secret-file: a random secret keys the caches, so replicas will not recognise each other's devices, subjects, cached decisions or used evidence tokens")
+		refKey = make([]byte, 32)
+		if _, err := rand.Read(refKey); err != nil {
+			return nil, closers, fmt.Errorf("generating the cache secret: %w", err)
+		}
 	}
 
 	reg := prometheus.NewRegistry()
@@ -279,12 +287,14 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		DecisionLog:      dlog,
 		LogHandler:       dlog.Handler(),
 	}
+	var replay verifier.ReplayGuard
 	if cfg.Redis.mode() == "in-process" {
 		local := localcache.Options{MaxEntries: cfg.LocalCacheSize}
 		opts.Devices = localcache.NewDeviceMemory(local)
 		opts.Cache = localcache.NewKV(local)
 		opts.RateLimiter = localcache.NewRateLimiter(local)
 		opts.ReadyChecks = map[string]service.ReadyCheck{"cache": func() string { return "in-process" }}
+		replay = localcache.NewReplay(local)
 	} else {
 		rc, err := cfg.Redis.config(cfg.LocalCacheSize, log)
 		if err != nil {
@@ -300,9 +310,31 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		}
 		opts.Devices, opts.Cache, opts.RateLimiter = store, store, store
 		opts.ReadyChecks = map[string]service.ReadyCheck{"redis": store.State}
+		replay = store
 	}
+	providers, err := loadProviders(cfg.Providers)
+	if err != nil {
+		return nil, closers, err
+	}
+	v, err := verifier.New(ctx, providers, verifier.Options{Replay: replay, ReplayKey: refKey, Logger: log})
+	if err != nil {
+		return nil, closers, fmt.Errorf("evidence verifier: %w", err)
+	}
+	closers = append(closers, v.Close)
+	opts.Evidence = v
+	log.Info("evidence providers", slog.Int("count", providers.Len()), slog.String("file", orDefault(cfg.Providers, "none")))
+
 	svc, err := service.New(opts)
 	return svc, closers, err
+}
+
+// loadProviders reads the providers file; without one no signed evidence
+// can be verified (and counts as absent), which is safe but worth knowing.
+func loadProviders(path string) (*verifier.Providers, error) {
+	if path == "" {
+		return verifier.NewProviders(nil)
+	}
+	return verifier.LoadProviders(path)
 }
 
 // loadCacheSecret reads the shared cache secret; nil when none is
