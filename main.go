@@ -6,6 +6,7 @@
 //
 //	ageassure serve [flags]     run the HTTP API
 //	ageassure audit <command>   check the decision log (key, verify, prove, report)
+//	ageassure policy <command>  work on a policy (lint, test, explain, diff, simulate, doc)
 //	ageassure help              show this help
 //
 // Every flag of a command can also be set with an environment variable
@@ -33,6 +34,7 @@ const usage = `ageassure — age assurance for social networks
 Usage:
   ageassure serve [flags]   run the HTTP API (ageassure serve --help lists the flags)
   ageassure audit <command> check the decision log: key, verify, prove, report (ageassure audit help)
+  ageassure policy <command> work on a policy: lint, test, explain, diff, simulate, doc (ageassure policy help)
   ageassure help            show this help
 
 Every flag can also be set as an environment variable AGEASSURE_<FLAG>
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "audit":
 		return audit(ctx, args[1:], stdout, stderr)
+	case "policy":
+		return policyCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -46,7 +46,7 @@ var agesTable = []struct {
 	{"LV", 13, 13}, {"LT", 13, 14}, {"LU", 13, 16}, {"MT", 13, 13}, {"NL", 13, 16},
 	{"PL", 13, 16}, {"PT", 13, 13}, {"RO", 13, 16}, {"SK", 13, 16}, {"SI", 13, 15},
 	{"ES", 13, 14}, {"SE", 13, 13}, {"NO", 13, 13}, {"IS", 13, 13}, {"LI", 13, 16},
-	{"GB", 13, 13}, {"US", 13, 13}, {"AU", 16, 13},
+	{"GB", 13, 13}, {"US", 13, 13}, {"AU", 16, 16},
 }
 
 func TestBuiltinJurisdictions(t *testing.T) {
@@ -154,12 +154,12 @@ func TestBuiltinDates(t *testing.T) {
 		{
 			name: "AU 15 from 2025-12-10",
 			in:   Input{Jurisdiction: "AU", Age: 15, Now: day(t, "2025-12-10")},
-			want: Deny, ids: []string{"au.minimum-age"}, pack: "AU", minimum: 16, consent: 13,
+			want: Deny, ids: []string{"au.minimum-age"}, pack: "AU", minimum: 16, consent: 16,
 		},
 		{
 			name: "AU 16 from 2025-12-10 carries the destruction duty",
 			in:   Input{Jurisdiction: "AU-WA", Age: 16, Now: day(t, "2025-12-10")},
-			want: Allow, ids: []string{"au.of-age"}, pack: "AU", minimum: 16, consent: 13,
+			want: Allow, ids: []string{"au.of-age"}, pack: "AU", minimum: 16, consent: 16,
 			obligations: []string{"au.age-assurance-data-destruction"},
 		},
 		{

@@ -78,9 +78,17 @@ const (
 // default pack; then every in-force rule that is in date and in scope runs,
 // in policy order, and the most restrictive fired decision wins.
 func (p *Policy) Evaluate(in Input) (res Result) {
+	p.evaluate(&in, nil, &res)
+	return res
+}
+
+// evaluate is Evaluate, recording into tr when it is not nil (see
+// Explain). The trace costs one nil check per rule when off, so Evaluate
+// and Explain share one code path and cannot disagree.
+func (p *Policy) evaluate(in *Input, tr *Trace, res *Result) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = Result{
+			*res = Result{
 				Decision: AdditionalVerificationRequired,
 				Band:     BandOf(in.Age),
 				Reasons: []Reason{{
@@ -117,7 +125,7 @@ func (p *Policy) Evaluate(in Input) (res Result) {
 			Message:  "No age policy is in force for this jurisdiction and date; additional verification is required.",
 			Citation: "ageassure fail-safe",
 		}}
-		return res
+		return
 	}
 	per := pk.periods[pi]
 	res.MinimumAge, res.ConsentAge = per.minimumAge, per.consentAge
@@ -149,13 +157,22 @@ func (p *Policy) Evaluate(in Input) (res Result) {
 	act.signals.set(in.Signals)
 
 	best := Decision("")
+	if tr != nil {
+		tr.start(asOf, now)
+	}
 	for i, r := range p.rules {
 		if !r.covers(asOf) || !r.scope.matches(code, country, pk) {
+			if tr != nil {
+				tr.skipped(i, r, asOf, code, country, pk)
+			}
 			continue
 		}
 		d := r.decision
 		msg := ""
 		out, _, err := r.prog.Eval(act)
+		if tr != nil {
+			tr.evaluated(i, out, err)
+		}
 		if err == nil {
 			if b, ok := out.(types.Bool); !ok {
 				err = fmt.Errorf("result is %s, not bool", out.Type().TypeName())
@@ -207,7 +224,6 @@ func (p *Policy) Evaluate(in Input) (res Result) {
 			}
 		}
 	}
-	return res
 }
 
 // displayCode is how a message names the jurisdiction.

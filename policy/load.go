@@ -11,7 +11,8 @@ import (
 )
 
 // Load reads a policy from a YAML file, or from a folder: every *.yaml and
-// *.yml file below it, read in path order and merged into one policy.
+// *.yml file below it (except the test-case files *_test.yaml and
+// *_test.yml, see LoadCases), read in path order and merged into one policy.
 //
 // Problems are reported all at once as an ErrorList of *LoadError values
 // carrying file:line:col positions, so an operator can fix a policy in one
@@ -80,9 +81,19 @@ func loadFS(fsys fs.FS, root string, display func(string) string) (*Policy, erro
 	return compileSources(srcs)
 }
 
+// isPolicyFile reports whether p is a policy file: *.yaml or *.yml, but
+// not the test-case files (*_test.yaml, *_test.yml) kept beside a policy,
+// which LoadCases reads.
 func isPolicyFile(p string) bool {
 	ext := strings.ToLower(path.Ext(p))
-	return ext == ".yaml" || ext == ".yml"
+	return (ext == ".yaml" || ext == ".yml") && !isCaseFile(p)
+}
+
+// isCaseFile reports whether p is a test-case file: *_test.yaml or
+// *_test.yml.
+func isCaseFile(p string) bool {
+	lower := strings.ToLower(path.Base(p))
+	return strings.HasSuffix(lower, "_test.yaml") || strings.HasSuffix(lower, "_test.yml")
 }
 
 // compileSources parses, merges, validates and compiles policy files. It

@@ -1,0 +1,134 @@
+package policy
+
+import (
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// packsFS copies the shipped policy files into a MapFS, applying edits
+// (file → old → new; a nil value deletes the file, a missing file is
+// added with the edit's "" key as content).
+func packsFS(t testing.TB, edits map[string]map[string]string) fstest.MapFS {
+	t.Helper()
+	out := fstest.MapFS{}
+	err := fs.WalkDir(packs, "packs", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(packs, p)
+		out[p] = &fstest.MapFile{Data: b}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, reps := range edits {
+		f := out["packs/"+file]
+		if reps == nil {
+			delete(out, "packs/"+file)
+			continue
+		}
+		if f == nil {
+			out["packs/"+file] = &fstest.MapFile{Data: []byte(reps[""])}
+			continue
+		}
+		s := string(f.Data)
+		for old, new := range reps {
+			if !strings.Contains(s, old) {
+				t.Fatalf("%s does not contain %q", file, old)
+			}
+			s = strings.Replace(s, old, new, 1)
+		}
+		f.Data = []byte(s)
+	}
+	return out
+}
+
+func TestDiff(t *testing.T) {
+	old := builtin(t)
+	if d := Diff(old, builtin(t)); !d.Identical() || len(d.Changes) != 0 {
+		t.Errorf("Diff(builtin, builtin) = %+v", d)
+	}
+	fsys := packsFS(t, map[string]map[string]string{
+		"eu-eea.yaml": {
+			"        consent_age: 16\n        legal_status: in_force\n        citation: \"GDPR Art. 8(1); no derogation\"": "        consent_age: 15\n        legal_status: in_force\n        citation: \"GDPR Art. 8(1); no derogation\"",
+		},
+		"gb.yaml": nil,
+		"br.yaml": {"": "jurisdictions:\n  - {code: BR, name: Brazil, timezone: America/Noronha, periods: [{effective_from: 2025-03-17, minimum_age: 16, consent_age: 16, citation: ECA Digital}]}\n"},
+		"policy.yaml": {
+			"user_reports_threshold: 3":    "user_reports_threshold: 2",
+			"age_estimation: {default: 2}": "age_estimation: {default: 3, \"18\": 4}",
+			"window: 24h":                  "window: 48h",
+			"thresholds: [13, 16, 18]":     "thresholds: [13, 15, 16, 18]",
+			"    message: \"At or over the minimum age and the digital age of consent in {jurisdiction}.\"":                                                                                                "    message: \"Of age in {jurisdiction}.\"",
+			"  - id: anti-hopping\n    decision: additional_verification_required\n    when: \"assurance == 'asserted' && device_history && device_min_age < minimum_age && declared_age >= minimum_age\"": "  - id: hopping\n    decision: deny\n    when: \"device_history && device_min_age < minimum_age\"",
+		},
+		"us.yaml": {"    legal_status: enjoined": "    legal_status: in_force"},
+	})
+	newer, err := LoadFS(fsys, "packs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Diff(old, newer)
+	if d.Identical() || d.Old.Hash != old.Hash() || d.New.Hash != newer.Hash() {
+		t.Errorf("hashes %+v %+v", d.Old, d.New)
+	}
+	var got []string
+	for _, c := range d.Changes {
+		got = append(got, strings.Join([]string{c.Section, c.Subject, c.Kind, c.Field, c.Old, c.New}, "|"))
+	}
+	want := []string{
+		"params|user_reports_threshold|changed||3|2",
+		"thresholds||changed|thresholds|[13, 16, 18]|[13, 15, 16, 18]",
+		"anti_hopping||changed|window|24h0m0s|48h0m0s",
+		"fusion|buffers.age_estimation|changed|default|2|3",
+		"fusion|buffers.age_estimation|changed|18||4",
+		"jurisdictions|BR|added|||Brazil: [2025-03-17, open) minimum 16, consent 16",
+		"jurisdictions|DE|changed|period 2018-05-25 consent_age|16|15",
+		"jurisdictions|GB|removed||United Kingdom: [2018-05-25, open) minimum 13, consent 13|",
+		"rules|anti-hopping|removed||additional_verification_required, when \"assurance == 'asserted' && device_history && device_min_age < minimum_age && declared_age >= minimum_age\", in_force|",
+		"rules|hopping|added|||deny, when \"device_history && device_min_age < minimum_age\", in_force",
+		"rules|of-age|changed|message|At or over the minimum age and the digital age of consent in {jurisdiction}.|Of age in {jurisdiction}.",
+		"obligations|gb.aadc-geolocation-off|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",
+		"obligations|gb.aadc-high-privacy-default|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",
+		"obligations|gb.aadc-no-nudge|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",
+		"obligations|gb.aadc-profiling-off|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",
+		"obligations|us-tx.app-store-age-signal|changed|legal_status|enjoined|in_force",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}
+
+func TestDiffMovedAndPeriods(t *testing.T) {
+	base := "id: x\ndefault: {timezone: UTC, periods: [{effective_from: 2000-01-01, citation: c}]}\n"
+	r := func(id string) string {
+		return "  - {id: " + id + ", decision: allow, when: 'true', message: m, citation: c}\n"
+	}
+	a, err := LoadFS(fstest.MapFS{"p.yaml": {Data: []byte(base + "jurisdictions: [{code: DK, timezone: UTC, periods: [{effective_from: 2018-05-25, consent_age: 13, citation: old}]}]\nrules:\n" + r("a") + r("b") + r("c"))}}, "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadFS(fstest.MapFS{"p.yaml": {Data: []byte(base + "jurisdictions: [{code: DK, timezone: UTC, periods: [{effective_from: 2018-05-25, effective_until: 2024-01-01, consent_age: 13, citation: old}, {effective_from: 2024-01-01, consent_age: 15, citation: new}, {effective_from: 2030-01-01, consent_age: 16, citation: bill, legal_status: proposed}]}]\nrules:\n" + r("b") + r("a") + r("c"))}}, "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range Diff(a, b).Changes {
+		got = append(got, strings.Join([]string{c.Section, c.Subject, c.Kind, c.Field, c.Old, c.New}, "|"))
+	}
+	want := []string{
+		"jurisdictions|DK|changed|period 2018-05-25 effective_until|open|2024-01-01",
+		"jurisdictions|DK|added|period 2024-01-01||[2024-01-01, open) minimum 13, consent 15",
+		"jurisdictions|DK|added|period 2030-01-01 (proposed)||[2030-01-01, open) minimum 13, consent 16 (proposed)",
+		"rules|a|moved|position|1|2",
+		"rules|b|moved|position|2|1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}

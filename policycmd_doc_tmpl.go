@@ -1,0 +1,167 @@
+package main
+
+// mdSource is the Markdown policy statement.
+const mdSource = `# Age-assurance policy statement: {{.S.PolicyID}}
+
+| | |
+|---|---|
+| Policy | {{bt}}{{.S.PolicyID}}{{bt}} |
+| Policy hash | {{bt}}{{.S.Hash}}{{bt}} — every decision and signed attestation names it |
+| In force as of | {{.S.AsOf}} |
+| Generated | {{.Generated}} by {{bt}}ageassure policy doc{{bt}} |
+{{with .S.Description}}
+{{.}}
+{{end}}
+## How decisions are made
+
+- A check is decided by the pack of its jurisdiction: the requested code (e.g. US-UT), else its country (US), else the default pack; the first with a period in force on the day, in that pack's timezone, applies.
+- Every rule in force, in date and in scope is evaluated; when several fire, the strictest wins: deny > additional verification required > parental consent required > allow. If none fires, or a rule cannot be evaluated, the answer is additional verification required — never allow.
+- Obligations are attached for the user's age band, except on deny.
+- Ages reported in every attestation: {{ints .S.Thresholds}}, and the pack's minimum age and digital age of consent.
+- A device that declared an age under the minimum is remembered for {{duration .S.AntiHoppingWindow}} (anti-hopping); only a keyed hash of its reference is kept.
+{{- with .Params}}
+
+| Parameter | Value |
+|---|---|
+{{- range .}}
+| {{bt}}{{index . 0}}{{bt}} | {{index . 1}} |
+{{- end}}
+{{- end}}
+
+## Accepted evidence
+
+| Method | Assurance level (IEEE 2089.1) | What it is |
+|---|---|---|
+{{- range .S.Methods}}
+| {{bt}}{{.Method}}{{bt}} | {{dash .Level}} | {{md .Description}} |
+{{- end}}
+
+An age estimate passes an age only if the estimate minus (its stated uncertainty plus a buffer) reaches it, fails only if the estimate plus that doubt is below it, and is inconclusive between. Buffer: {{.S.EstimationBuffer}} years{{range .S.EstimationBuffers}}; at {{.Age}}: {{.Buffer}} years{{end}}. Stronger evidence decides (verified document or credential > estimate > OS age range > declaration); contradicting claims are escalated, never averaged; a verified age under the minimum denies.
+
+## Jurisdictions
+
+| Jurisdiction | Minimum age | Digital age of consent | Since | Citation |
+|---|---|---|---|---|
+{{- range .S.Jurisdictions}}
+| {{packName .}} | {{with .Current}}{{.MinimumAge}} | {{.ConsentAge}} | {{.From}} | {{md .Citation}}{{else}}— | — | — | no period in force{{end}} |
+{{- end}}
+{{range .S.Jurisdictions}}
+### {{packName .}}
+
+{{if .Groups}}Groups: {{join .Groups ", "}} · {{end}}Timezone: {{.Timezone}} (ages and dates use the calendar date there)
+
+| Effective | Minimum age | Digital age of consent | Legal status | Citation | Confidence |
+|---|---|---|---|---|---|
+{{- $cur := .Current}}
+{{- range .Periods}}
+| {{dates .From .Until}}{{if isCurrent $cur .}} **(current)**{{end}} | {{.MinimumAge}} | {{.ConsentAge}} | {{status .LegalStatus}} | {{md .Citation}} | {{dash .Confidence}} |
+{{- end}}
+
+Rules:
+
+| Rule | Decision | Message | Citation | Effective |
+|---|---|---|---|---|
+{{- range .Rules}}
+| {{bt}}{{.ID}}{{bt}}{{with .Only}} ({{join . ", "}} only){{end}} | {{status (print .Decision)}} | {{md .Message}} | {{md .Citation}} | {{dates .From .Until}} |
+{{- end}}
+{{if .Obligations}}
+Obligations:
+
+| Obligation | Age bands | What the platform must do | Citation | Effective |
+|---|---|---|---|---|
+{{- range .Obligations}}
+| {{bt}}{{.ID}}{{bt}}{{with .Only}} ({{join . ", "}} only){{end}} | {{md (join .Bands ", ")}} | {{md .Text}} | {{md .Citation}} | {{dates .From .Until}} |
+{{- end}}
+{{else}}
+Obligations: none.
+{{end}}
+{{- end}}
+## Not in force
+
+{{if .S.NotInForce -}}
+Kept in the policy as data, not applied (a change of legal status is a one-word edit):
+
+| Kind | Subject | Legal status | Effective | What | Citation |
+|---|---|---|---|---|---|
+{{- range .S.NotInForce}}
+| {{.Kind}} | {{bt}}{{.Subject}}{{bt}} | {{status .LegalStatus}} | {{dates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
+{{- end}}
+{{else -}}
+Nothing: every entry of the policy is in force.
+{{end -}}
+`
+
+// htmlSource is the HTML policy statement: one self-contained file
+// (inline CSS, no scripts, no external resources), printable.
+const htmlSource = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Age-assurance policy statement: {{.S.PolicyID}}</title>
+<style>
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1f24;max-width:72rem;margin:2rem auto;padding:0 1.5rem}
+h1{font-size:1.6rem;margin-bottom:.5rem}h2{margin-top:2.5rem;border-bottom:2px solid #d0d7de;padding-bottom:.25rem}
+h3{margin-top:2rem}table{border-collapse:collapse;width:100%;margin:.75rem 0 1.25rem;font-size:.92rem}
+th,td{border:1px solid #d0d7de;padding:.35rem .55rem;text-align:left;vertical-align:top}th{background:#f6f8fa}
+code{font:.88em ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;padding:.05rem .25rem;border-radius:3px;word-break:break-all}
+.meta td:first-child{width:12rem;font-weight:600}.current{font-weight:600;color:#0a5d2c}.muted{color:#57606a}
+.deny{color:#a40e26}.allow{color:#0a5d2c}.avr{color:#9a6700}.pcr{color:#0550ae}
+@media print{body{margin:0;max-width:none}h2,h3{break-after:avoid}tr{break-inside:avoid}}
+</style>
+</head>
+<body>
+<h1>Age-assurance policy statement: {{.S.PolicyID}}</h1>
+<table class="meta">
+<tr><td>Policy</td><td><code>{{.S.PolicyID}}</code></td></tr>
+<tr><td>Policy hash</td><td><code>{{.S.Hash}}</code> — every decision and signed attestation names it</td></tr>
+<tr><td>In force as of</td><td>{{.S.AsOf}}</td></tr>
+<tr><td>Generated</td><td>{{.Generated}} by <code>ageassure policy doc</code></td></tr>
+</table>
+{{with .S.Description}}<p>{{.}}</p>{{end}}
+
+<h2>How decisions are made</h2>
+<ul>
+<li>A check is decided by the pack of its jurisdiction: the requested code (e.g. US-UT), else its country (US), else the default pack; the first with a period in force on the day, in that pack's timezone, applies.</li>
+<li>Every rule in force, in date and in scope is evaluated; when several fire, the strictest wins: deny &gt; additional verification required &gt; parental consent required &gt; allow. If none fires, or a rule cannot be evaluated, the answer is additional verification required — never allow.</li>
+<li>Obligations are attached for the user's age band, except on deny.</li>
+<li>Ages reported in every attestation: {{ints .S.Thresholds}}, and the pack's minimum age and digital age of consent.</li>
+<li>A device that declared an age under the minimum is remembered for {{duration .S.AntiHoppingWindow}} (anti-hopping); only a keyed hash of its reference is kept.</li>
+</ul>
+{{with .Params}}<table><tr><th>Parameter</th><th>Value</th></tr>
+{{range .}}<tr><td><code>{{index . 0}}</code></td><td>{{index . 1}}</td></tr>
+{{end}}</table>{{end}}
+
+<h2>Accepted evidence</h2>
+<table><tr><th>Method</th><th>Assurance level (IEEE 2089.1)</th><th>What it is</th></tr>
+{{range .S.Methods}}<tr><td><code>{{.Method}}</code></td><td>{{dash .Level}}</td><td>{{.Description}}</td></tr>
+{{end}}</table>
+<p>An age estimate passes an age only if the estimate minus (its stated uncertainty plus a buffer) reaches it, fails only if the estimate plus that doubt is below it, and is inconclusive between. Buffer: {{.S.EstimationBuffer}} years{{range .S.EstimationBuffers}}; at {{.Age}}: {{.Buffer}} years{{end}}. Stronger evidence decides (verified document or credential &gt; estimate &gt; OS age range &gt; declaration); contradicting claims are escalated, never averaged; a verified age under the minimum denies.</p>
+
+<h2>Jurisdictions</h2>
+<table><tr><th>Jurisdiction</th><th>Minimum age</th><th>Digital age of consent</th><th>Since</th><th>Citation</th></tr>
+{{range .S.Jurisdictions}}<tr><td><a href="#j-{{.Code}}">{{packName .}}</a></td>{{with .Current}}<td>{{.MinimumAge}}</td><td>{{.ConsentAge}}</td><td>{{.From}}</td><td>{{.Citation}}</td>{{else}}<td colspan="4" class="muted">no period in force</td>{{end}}</tr>
+{{end}}</table>
+
+{{range .S.Jurisdictions}}
+<h3 id="j-{{.Code}}">{{packName .}}</h3>
+<p class="muted">{{if .Groups}}Groups: {{join .Groups ", "}} · {{end}}Timezone: {{.Timezone}} (ages and dates use the calendar date there)</p>
+<table><tr><th>Effective</th><th>Minimum age</th><th>Digital age of consent</th><th>Legal status</th><th>Citation</th><th>Confidence</th></tr>
+{{$cur := .Current}}{{range .Periods}}<tr{{if isCurrent $cur .}} class="current"{{end}}><td>{{dates .From .Until}}{{if isCurrent $cur .}} (current){{end}}</td><td>{{.MinimumAge}}</td><td>{{.ConsentAge}}</td><td>{{status .LegalStatus}}</td><td>{{.Citation}}</td><td>{{dash .Confidence}}</td></tr>
+{{end}}</table>
+<table><tr><th>Rule</th><th>Decision</th><th>Message</th><th>Citation</th><th>Effective</th></tr>
+{{range .Rules}}<tr><td><code>{{.ID}}</code>{{with .Only}} ({{join . ", "}} only){{end}}</td><td class="{{if eq (print .Decision) "deny"}}deny{{else if eq (print .Decision) "allow"}}allow{{else if eq (print .Decision) "parental_consent_required"}}pcr{{else}}avr{{end}}">{{status (print .Decision)}}</td><td>{{.Message}}</td><td>{{.Citation}}</td><td>{{dates .From .Until}}</td></tr>
+{{end}}</table>
+{{if .Obligations}}<table><tr><th>Obligation</th><th>Age bands</th><th>What the platform must do</th><th>Citation</th><th>Effective</th></tr>
+{{range .Obligations}}<tr><td><code>{{.ID}}</code>{{with .Only}} ({{join . ", "}} only){{end}}</td><td>{{join .Bands ", "}}</td><td>{{.Text}}</td><td>{{.Citation}}</td><td>{{dates .From .Until}}</td></tr>
+{{end}}</table>{{else}}<p class="muted">Obligations: none.</p>{{end}}
+{{end}}
+
+<h2>Not in force</h2>
+{{if .S.NotInForce}}<p>Kept in the policy as data, not applied (a change of legal status is a one-word edit):</p>
+<table><tr><th>Kind</th><th>Subject</th><th>Legal status</th><th>Effective</th><th>What</th><th>Citation</th></tr>
+{{range .S.NotInForce}}<tr><td>{{.Kind}}</td><td><code>{{.Subject}}</code></td><td>{{status .LegalStatus}}</td><td>{{dates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
+{{end}}</table>{{else}}<p>Nothing: every entry of the policy is in force.</p>{{end}}
+</body>
+</html>
+`
