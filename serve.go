@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -44,6 +45,9 @@ type serveConfig struct {
 	DecisionCacheTTL  time.Duration
 	ReuseMaxAge       time.Duration
 	Providers         string
+	DebugAddr         string
+	ShadowPolicy      string
+	PolicyWatch       time.Duration
 	Redis             redisFlags
 	Log               logFlags
 	ShutdownTimeout   time.Duration
@@ -57,6 +61,8 @@ type serveConfig struct {
 func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", ":8080", "`address` to listen on (host:port; port 0 picks a free port)")
 	fs.StringVar(&c.Policy, "policy", "", "policy `path`: a YAML file or a folder of them (default: the built-in policy)")
+	fs.StringVar(&c.ShadowPolicy, "shadow-policy", "", "candidate policy `path` evaluated beside the active one on live traffic: callers get the\nactive decision; disagreements are counted in metrics and marked in the decision log")
+	fs.DurationVar(&c.PolicyWatch, "policy-watch", 5*time.Second, "how often to check the policy files for changes and reload them (0: only on SIGHUP)")
 	fs.StringVar(&c.Keys, "keys", "", "`folder` of private signing keys (Ed25519 or P-256; JWK or PEM files); the newest signs,\nall are published in the JWKS (default: an ephemeral key, for development only)")
 	fs.StringVar(&c.Tenants, "tenants", "", "tenants `file` (YAML list of {id, key_sha256}) (default: one development tenant\n\"dev\" with an API key printed once at start)")
 	fs.StringVar(&c.Issuer, "issuer", service.DefaultIssuer, "the `iss` of attestations; use the service's public URL")
@@ -71,6 +77,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Providers, "providers", "", "providers `file` (YAML): the age-assurance providers and credential issuers whose signed\nevidence is verified (default: none; every signed evidence item is then unverifiable)")
 	c.Redis.flags(fs)
 	c.Log.flags(fs)
+	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` for Go's pprof profiling endpoints (/debug/pprof/); keep it on loopback\n(default: off)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, how long to keep serving with /readyz failing before\nclosing the listener (lets a load balancer notice)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "HTTP: time allowed to read request headers")
@@ -150,6 +157,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	go newPolicyReloader(cfg.Policy, cfg.ShadowPolicy, svc, log).run(ctx, cfg.PolicyWatch)
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "ageassure serve: --debug-addr %s: %v\n", cfg.DebugAddr, err)
+			return 1
+		}
+		// pprof on its own listener, never on the API's: profiles show
+		// internals that must not be public.
+		go func() { _ = http.Serve(dln, pprofMux()) }()
+		log.Warn("profiling endpoints enabled", slog.String("addr", dln.Addr().String()))
+	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Any("config", &cfg))
 
 	select {
@@ -194,18 +213,19 @@ func buildService(ctx context.Context, cfg *serveConfig, log *slog.Logger, stder
 // buildServiceParts does the work of buildService, returning what must be
 // closed at shutdown even when it fails half-way.
 func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, stderr io.Writer) (_ *service.Service, closers []func(), _ error) {
-	var pol *policy.Policy
-	var err error
-	if cfg.Policy == "" {
-		pol, err = policy.Builtin()
-	} else {
-		pol, err = policy.Load(cfg.Policy)
-	}
+	pol, cases, err := loadCheckedPolicy(cfg.Policy)
 	if err != nil {
 		return nil, closers, fmt.Errorf("policy %s: %w", orDefault(cfg.Policy, "(built-in)"), err)
 	}
 	log.Info("policy loaded", slog.String("id", pol.ID()), slog.String("hash", pol.Hash()),
-		slog.Int("jurisdictions", len(pol.Jurisdictions())))
+		slog.Int("jurisdictions", len(pol.Jurisdictions())), slog.Int("cases_passed", cases))
+	var shadow *policy.Policy
+	if cfg.ShadowPolicy != "" {
+		if shadow, _, err = loadCheckedPolicy(cfg.ShadowPolicy); err != nil {
+			return nil, closers, fmt.Errorf("shadow policy %s: %w", cfg.ShadowPolicy, err)
+		}
+		log.Info("shadow policy loaded", slog.String("id", shadow.ID()), slog.String("hash", shadow.Hash()))
+	}
 
 	var sig *signer.Signer
 	if cfg.Keys == "" {
@@ -284,6 +304,7 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		AccessLog:        cfg.AccessLog,
 		DecisionCacheTTL: cfg.DecisionCacheTTL,
 		ReuseMaxAge:      cfg.ReuseMaxAge,
+		ShadowPolicy:     shadow,
 		DecisionLog:      dlog,
 		LogHandler:       dlog.Handler(),
 	}
@@ -364,4 +385,15 @@ func newLogger(w io.Writer, format string, level slog.Level) (*slog.Logger, erro
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want json or text", format)
+}
+
+// pprofMux serves net/http/pprof's handlers.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
