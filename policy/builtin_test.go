@@ -202,12 +202,13 @@ func TestBuiltinDates(t *testing.T) {
 			name: "GB 16 carries the Children's Code duties",
 			in:   Input{Jurisdiction: "GB-SCT", Age: 16, Now: day(t, "2026-11-26")},
 			want: Allow, ids: []string{"gb.of-age"}, pack: "GB", minimum: 13, consent: 13,
-			obligations: []string{"gb.aadc-high-privacy-default", "gb.aadc-geolocation-off", "gb.aadc-profiling-off", "gb.aadc-no-nudge"},
+			obligations: []string{"gb.aadc-high-privacy-default", "gb.aadc-geolocation-off", "gb.aadc-profiling-off", "gb.aadc-no-nudge", "gb.osa-highly-effective-age-assurance"},
 		},
 		{
-			name: "GB 18: no children's duties",
+			name: "GB 18: no children's duties, only the Online Safety Act's",
 			in:   Input{Jurisdiction: "GB", Age: 18, Now: day(t, "2026-11-26")},
 			want: Allow, ids: []string{"gb.of-age"}, pack: "GB", minimum: 13, consent: 13,
+			obligations: []string{"gb.osa-highly-effective-age-assurance"},
 		},
 		{
 			name: "DE 17: DSA duty",

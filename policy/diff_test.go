@@ -97,6 +97,7 @@ func TestDiff(t *testing.T) {
 		"obligations|gb.aadc-high-privacy-default|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",
 		"obligations|gb.aadc-no-nudge|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",
 		"obligations|gb.aadc-profiling-off|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",
+		"obligations|gb.osa-highly-effective-age-assurance|removed||[under_13, 13_15, 16_17, 18_plus, unknown], scope jurisdictions [GB], effective_from 2025-07-25, in_force|",
 		"obligations|us-tx.app-store-age-signal|changed|legal_status|enjoined|in_force",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
