@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
@@ -84,7 +82,9 @@ var cborEnc, _ = cbor.CoreDetEncOptions().EncMode()
 // midnight), stage, declared age, device history, quantized signals, the
 // re-used prior, and what each accepted piece of evidence established.
 func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Input, asOf policy.Date) string {
-	m := hmac.New(sha256.New, s.refKey)
+	m := s.hmacs.Get().(hash.Hash)
+	m.Reset()
+	defer s.hmacs.Put(m)
 	field := func(v string) {
 		writeLen(m, len(v))
 		m.Write([]byte(v))

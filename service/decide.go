@@ -2,10 +2,9 @@ package service
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"log/slog"
 	"strconv"
 	"time"
@@ -317,7 +316,9 @@ func orNever(date string) string {
 // and the kind of reference, so the same string from two tenants, or used
 // as a device and as a subject, never links.
 func (s *Service) keyRef(tenant, kind, value string) string {
-	m := hmac.New(sha256.New, s.refKey)
+	m := s.hmacs.Get().(hash.Hash)
+	m.Reset()
+	defer s.hmacs.Put(m)
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(tenant))

@@ -160,14 +160,16 @@ func (s *Service) handleAgeCheck(c *gin.Context) {
 		writeProblem(c, err)
 		return
 	}
-	out, err := json.Marshal(resp)
-	if err != nil {
+	out := bodyPool.Get().(*bytes.Buffer)
+	out.Reset()
+	defer bodyPool.Put(out)
+	if err := json.MarshalWrite(out, resp); err != nil {
 		s.log.LogAttrs(c.Request.Context(), slog.LevelError, "encoding the response failed", slog.Any("error", err))
 		writeProblem(c, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Data(http.StatusOK, "application/json", out)
+	c.Data(http.StatusOK, "application/json", out.Bytes())
 }
 
 // checkContentType accepts application/json, with or without a charset

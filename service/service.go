@@ -2,11 +2,14 @@ package service
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -137,6 +140,10 @@ type Service struct {
 	now      func() time.Time
 	access   bool
 	draining atomic.Bool
+
+	// hmacs pools keyed hashers over refKey: every request computes two or
+	// three HMACs, and hmac.New allocates two SHA-256 states each time.
+	hmacs sync.Pool
 }
 
 // ErrMissingOption reports a required option left unset.
@@ -207,6 +214,7 @@ func New(opts Options) (*Service, error) {
 			return nil, fmt.Errorf("generating the reference key: %w", err)
 		}
 	}
+	s.hmacs.New = func() any { return hmac.New(sha256.New, s.refKey) }
 	s.metrics = newMetrics(s.registry)
 	s.SetPolicy(opts.Policy)
 	s.SetShadowPolicy(opts.ShadowPolicy)
