@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ageassure/ageassure/internal/cliflag"
 )
 
 // Exit statuses.
@@ -89,33 +91,12 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 }
 
 // envName is the environment variable that sets flag name.
-func envName(name string) string {
-	return envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
-}
+func envName(name string) string { return cliflag.EnvName(envPrefix, name) }
 
 // parseFlags parses args, then fills every flag not given on the command
 // line from its environment variable.
 func parseFlags(fs *flag.FlagSet, args []string, lookupEnv func(string) (string, bool)) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if err != nil || given[f.Name] {
-			return
-		}
-		if v, ok := lookupEnv(envName(f.Name)); ok {
-			if e := fs.Set(f.Name, v); e != nil {
-				err = fmt.Errorf("environment %s=%q: %w", envName(f.Name), v, e)
-			}
-		}
-	})
-	return err
+	return cliflag.Parse(fs, args, envPrefix, lookupEnv)
 }
 
 // validate checks the options against each other and the hard limits.

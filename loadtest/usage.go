@@ -4,7 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/ageassure/ageassure/internal/cliflag"
 )
 
 const synopsis = `Usage: go run ./loadtest --target URL --key KEY [flags]
@@ -91,15 +92,6 @@ and subjects between runs, so restart it (or change --seed) to compare runs.`
 // usage prints the synopsis, the flags with their environment variables
 // and the mix format.
 func usage(fs *flag.FlagSet, out io.Writer) {
-	fmt.Fprintf(out, "%s\n\nFlags (each also settable as the environment variable shown):\n", synopsis)
-	fs.VisitAll(func(f *flag.Flag) {
-		typ, help := flag.UnquoteUsage(f)
-		fmt.Fprintf(out, "  --%s %s\n", f.Name, typ)
-		fmt.Fprintf(out, "        %s\n", strings.ReplaceAll(help, "\n", "\n        "))
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			fmt.Fprintf(out, "        default: %s\n", f.DefValue)
-		}
-		fmt.Fprintf(out, "        env: %s\n", envName(f.Name))
-	})
+	cliflag.PrintUsage(fs, out, synopsis, envPrefix)
 	fmt.Fprintf(out, "\n%s\n", mixHelp)
 }

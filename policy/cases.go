@@ -141,28 +141,20 @@ func BuiltinCases() ([]Case, error) {
 }
 
 func loadCasesFS(fsys fs.FS, root string, display func(string) string) ([]Case, error) {
-	info, err := fs.Stat(fsys, root)
+	isDir, err := isDirFS(fsys, root)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
 	var paths []string
-	if info.IsDir() {
-		err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && isCaseFile(p) {
-				paths = append(paths, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("policy: %w", err)
+	switch {
+	case isDir:
+		if paths, err = walkFiles(fsys, root, isCaseFile); err != nil {
+			return nil, err
 		}
-		slices.Sort(paths)
-	} else if isCaseFile(root) {
+	case isCaseFile(root):
 		paths = []string{root}
-	} else {
+	default:
+		// A single policy file x.yaml keeps its cases in x_test.yaml.
 		ext := path.Ext(root)
 		p := strings.TrimSuffix(root, ext) + "_test" + ext
 		if _, err := fs.Stat(fsys, p); err != nil {
@@ -170,13 +162,9 @@ func loadCasesFS(fsys fs.FS, root string, display func(string) string) ([]Case, 
 		}
 		paths = []string{p}
 	}
-	srcs := make([]source, 0, len(paths))
-	for _, p := range paths {
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return nil, fmt.Errorf("policy: %w", err)
-		}
-		srcs = append(srcs, source{name: display(p), data: data})
+	srcs, err := readSources(fsys, paths, display)
+	if err != nil {
+		return nil, err
 	}
 	return parseCaseSources(srcs)
 }

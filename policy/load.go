@@ -45,31 +45,57 @@ type source struct {
 }
 
 func loadFS(fsys fs.FS, root string, display func(string) string) (*Policy, error) {
-	info, err := fs.Stat(fsys, root)
+	isDir, err := isDirFS(fsys, root)
 	if err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
+		return nil, err
 	}
-	var paths []string
-	if info.IsDir() {
-		err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && isPolicyFile(p) {
-				paths = append(paths, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("policy: %w", err)
+	paths := []string{root}
+	if isDir {
+		if paths, err = walkFiles(fsys, root, isPolicyFile); err != nil {
+			return nil, err
 		}
 		if len(paths) == 0 {
 			return nil, fmt.Errorf("policy: no *.yaml or *.yml files under %s", display(root))
 		}
-		slices.Sort(paths)
-	} else {
-		paths = []string{root}
 	}
+	srcs, err := readSources(fsys, paths, display)
+	if err != nil {
+		return nil, err
+	}
+	return compileSources(srcs)
+}
+
+// isDirFS reports whether root is a folder (an error if it does not exist).
+func isDirFS(fsys fs.FS, root string) (bool, error) {
+	info, err := fs.Stat(fsys, root)
+	if err != nil {
+		return false, fmt.Errorf("policy: %w", err)
+	}
+	return info.IsDir(), nil
+}
+
+// walkFiles lists the files below root that keep accepts, sorted by path
+// so a folder always merges in the same order.
+func walkFiles(fsys fs.FS, root string, keep func(string) bool) ([]string, error) {
+	var paths []string
+	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && keep(p) {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	slices.Sort(paths)
+	return paths, nil
+}
+
+// readSources reads files into sources named for error messages.
+func readSources(fsys fs.FS, paths []string, display func(string) string) ([]source, error) {
 	srcs := make([]source, 0, len(paths))
 	for _, p := range paths {
 		data, err := fs.ReadFile(fsys, p)
@@ -78,7 +104,7 @@ func loadFS(fsys fs.FS, root string, display func(string) string) (*Policy, erro
 		}
 		srcs = append(srcs, source{name: display(p), data: data})
 	}
-	return compileSources(srcs)
+	return srcs, nil
 }
 
 // isPolicyFile reports whether p is a policy file: *.yaml or *.yml, but
