@@ -14,29 +14,12 @@ import (
 
 	"github.com/ageassure/ageassure/adapters/localcache"
 	"github.com/ageassure/ageassure/adapters/signer"
+	"github.com/ageassure/ageassure/internal/syncbuf"
 	"github.com/ageassure/ageassure/policy"
 )
 
 // fixedNow is the instant tests evaluate at unless they say otherwise.
 var fixedNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testEnv is a running service on a loopback port with a known API key.
 type testEnv struct {
@@ -47,7 +30,7 @@ type testEnv struct {
 	signer  *signer.Signer
 	devices *localcache.DeviceMemory
 	cache   *localcache.KV
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 	clock   *testClock
 }
 
@@ -96,7 +79,7 @@ func newTestEnvWith(t testing.TB, configure func(e *testEnv, o *Options)) *testE
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &testEnv{key: key, tenant: "acme", signer: sig, logs: &syncBuffer{}, clock: &testClock{now: fixedNow}}
+	env := &testEnv{key: key, tenant: "acme", signer: sig, logs: &syncbuf.Buffer{}, clock: &testClock{now: fixedNow}}
 	env.devices = localcache.NewDeviceMemory(localcache.Options{MaxEntries: 10_000, Clock: env.clock.Now})
 	env.cache = localcache.NewKV(localcache.Options{MaxEntries: 10_000, Clock: env.clock.Now})
 	opts := Options{

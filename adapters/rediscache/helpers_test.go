@@ -1,13 +1,11 @@
 package rediscache
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/ageassure/ageassure/adapters/localcache"
 	"github.com/ageassure/ageassure/internal/redistest"
+	"github.com/ageassure/ageassure/internal/syncbuf"
 )
 
 // The small interfaces the service declares at its side (it never imports
@@ -81,29 +80,11 @@ func hkey(ref string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// syncBuffer collects log output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a Store under test with its clock, logs and Redis.
 type env struct {
 	*Store
 	clk  *fakeClock
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	srv  *redistest.Server // nil for private processes and clusters
 }
 
@@ -111,7 +92,7 @@ type env struct {
 // test's prefix, unless cfg names its own Redis. Logs go to env.logs.
 func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	e := &env{clk: newFakeClock(), logs: &syncBuffer{}}
+	e := &env{clk: newFakeClock(), logs: &syncbuf.Buffer{}}
 	if cfg.URL == "" && cfg.ClusterAddrs == nil && cfg.SentinelAddrs == nil {
 		e.srv = redistest.New(t)
 		cfg.URL = e.srv.URL

@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ageassure/ageassure/internal/syncbuf"
 )
 
 // startTimeout bounds how long a started redis-server may take to answer.
@@ -31,8 +32,8 @@ type Process struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	out  *syncBuffer   // the server's log, for failure messages
+	done chan struct{}   // closed when cmd has exited
+	out  *syncbuf.Buffer // the server's log, for failure messages
 }
 
 // Start starts a private redis-server from PATH on a free port and stops it
@@ -140,7 +141,7 @@ func (p *Process) start() error {
 		"--daemonize", "no",
 	}
 	args = append(args, p.extra...)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd := exec.Command(p.bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -205,22 +206,4 @@ func freePort(t testing.TB, bus bool) int {
 	}
 	t.Fatal("redistest: no free port pair for a cluster node")
 	return 0
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's writes and our reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
