@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"time"
 
-	"github.com/ageassure/ageassure/adapters/rediscache"
 	"github.com/ageassure/ageassure/internal/redistest"
 )
 
@@ -70,13 +70,14 @@ func realisticMix(n int, seed uint64) [][]byte {
 	return out
 }
 
-// benchMix runs the mix through decide and reports decisions/s and the
-// decision-cache hit ratio.
+// benchMix runs the mix through decide and reports decisions/s, the
+// decision-cache hit ratio and, on Redis, the round trips per decision.
 func benchMix(b *testing.B, e *testEnv) {
 	mix := realisticMix(20_000, 1)
 	tenant := Tenant{ID: e.tenant}
 	ctx := context.Background()
 	hits0, miss0 := counterValue(e, "hit"), counterValue(e, "miss")
+	trips0 := redisRoundTrips(b, e)
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
@@ -86,9 +87,13 @@ func benchMix(b *testing.B, e *testEnv) {
 		}
 		i++
 	}
+	b.StopTimer()
 	hits, miss := counterValue(e, "hit")-hits0, counterValue(e, "miss")-miss0
 	if hits+miss > 0 {
 		b.ReportMetric(hits/(hits+miss), "hit-ratio")
+	}
+	if trips := redisRoundTrips(b, e) - trips0; trips > 0 {
+		b.ReportMetric(float64(trips)/float64(i), "round-trips/op")
 	}
 }
 
@@ -98,30 +103,26 @@ func counterValue(e *testEnv, result string) float64 {
 
 // BenchmarkDecideMix compares the decision path on the realistic mix with
 // the in-process cache only, with Redis (warm; reads go to Redis), and with
-// Redis behind the in-process tier.
+// Redis behind the in-process tier; on Redis batched (the service's path
+// with the Redis store) and, for comparison, one call per value.
 func BenchmarkDecideMix(b *testing.B) {
 	b.Run("in-process", func(b *testing.B) {
 		benchMix(b, newTestEnv(b))
 	})
-	redisEnv := func(b *testing.B, localTTL int) *testEnv {
+	redisEnv := func(b *testing.B, localTTL time.Duration, batched bool) *testEnv {
 		srv := redistest.New(b)
-		return newTestEnvWith(b, func(e *testEnv, o *Options) {
-			cfg := rediscache.Config{URL: srv.URL, Prefix: srv.Prefix, Clock: e.clock.Now}
-			if localTTL < 0 {
-				cfg.LocalMaxTTL = -1
-			}
-			store, err := rediscache.New(context.Background(), cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = store.Close() })
-			o.Devices, o.Cache = store, store
-		})
+		return newRedisEnv(b, srv, srv.Prefix, localTTL, batched)
 	}
 	b.Run("redis", func(b *testing.B) {
-		benchMix(b, redisEnv(b, -1))
+		benchMix(b, redisEnv(b, -1, true))
 	})
 	b.Run("redis+local-tier", func(b *testing.B) {
-		benchMix(b, redisEnv(b, 0))
+		benchMix(b, redisEnv(b, 0, true))
+	})
+	b.Run("redis-per-call", func(b *testing.B) {
+		benchMix(b, redisEnv(b, -1, false))
+	})
+	b.Run("redis+local-tier-per-call", func(b *testing.B) {
+		benchMix(b, redisEnv(b, 0, false))
 	})
 }

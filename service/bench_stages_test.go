@@ -47,7 +47,11 @@ func BenchmarkStageCacheHit(b *testing.B) {
 	key := e.svc.decisionKey("acme", pol, &in, pol.Today("DE", fixedNow))
 	res := pol.Evaluate(in)
 	ctx := context.Background()
-	e.svc.storeDecision(ctx, key, &res)
+	entry, ok := e.svc.decisionEntry(ctx, key, &res)
+	if !ok {
+		b.Fatal("decision not encoded")
+	}
+	e.svc.remember(ctx, declaration{}, []cacheEntry{entry})
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, ok := e.svc.lookupDecision(ctx, key, pol, &in); !ok {

@@ -175,17 +175,21 @@ func cacheable(res *policy.Result) bool {
 // lookupDecision returns the cached result for key, rebuilt against pol, or
 // false on a miss or anything unusable (which is then simply re-evaluated).
 func (s *Service) lookupDecision(ctx context.Context, key string, pol *policy.Policy, in *policy.Input) (policy.Result, bool) {
-	b, ok, err := s.cache.Get(ctx, key)
-	if err != nil {
-		s.cacheError(ctx, "decision cache read", err)
+	return s.decodeDecision(ctx, s.get(ctx, key), pol, in)
+}
+
+// decodeDecision is lookupDecision for a value already read.
+func (s *Service) decodeDecision(ctx context.Context, l lookup, pol *policy.Policy, in *policy.Input) (policy.Result, bool) {
+	if l.err != nil {
+		s.cacheError(ctx, "decision cache read", l.err)
 		return policy.Result{}, false
 	}
-	if !ok {
+	if !l.ok {
 		s.metrics.decisionCache.WithLabelValues("miss").Inc()
 		return policy.Result{}, false
 	}
 	var cd cachedDecision
-	if err := cbor.Unmarshal(b, &cd); err != nil {
+	if err := cbor.Unmarshal(l.val, &cd); err != nil {
 		s.cacheError(ctx, "decision cache entry unreadable", err)
 		return policy.Result{}, false
 	}
@@ -223,8 +227,9 @@ func (s *Service) lookupDecision(ctx context.Context, key string, pol *policy.Po
 	return res, true
 }
 
-// storeDecision caches a result; failures only cost a future re-evaluation.
-func (s *Service) storeDecision(ctx context.Context, key string, res *policy.Result) {
+// decisionEntry encodes a result for the decision cache under key; false
+// if it cannot be, which only costs a future re-evaluation.
+func (s *Service) decisionEntry(ctx context.Context, key string, res *policy.Result) (cacheEntry, bool) {
 	fu := &res.Fusion
 	cd := cachedDecision{
 		Decision:    string(res.Decision),
@@ -255,26 +260,25 @@ func (s *Service) storeDecision(ctx context.Context, key string, res *policy.Res
 		}
 	}
 	b, err := cborEnc.Marshal(&cd)
-	if err == nil {
-		err = s.cache.Set(ctx, key, b, s.decisionTTL)
-	}
 	if err != nil {
 		s.cacheError(ctx, "decision cache write", err)
+		return cacheEntry{}, false
 	}
+	return cacheEntry{key: key, val: b, ttl: s.decisionTTL, what: "decision cache"}, true
 }
 
-// loadSubject returns the subject's record if one is still valid today.
-func (s *Service) loadSubject(ctx context.Context, key string, today policy.Date) (subjectRecord, bool) {
-	b, ok, err := s.cache.Get(ctx, key)
-	if err != nil {
-		s.cacheError(ctx, "subject record read", err)
+// decodeSubject returns the subject's record read in l if it is still
+// valid today.
+func (s *Service) decodeSubject(ctx context.Context, l lookup, today policy.Date) (subjectRecord, bool) {
+	if l.err != nil {
+		s.cacheError(ctx, "subject record read", l.err)
 		return subjectRecord{}, false
 	}
-	if !ok {
+	if !l.ok {
 		return subjectRecord{}, false
 	}
 	var rec subjectRecord
-	if err := cbor.Unmarshal(b, &rec); err != nil {
+	if err := cbor.Unmarshal(l.val, &rec); err != nil {
 		s.cacheError(ctx, "subject record unreadable", err)
 		return subjectRecord{}, false
 	}
@@ -287,24 +291,24 @@ func (s *Service) loadSubject(ctx context.Context, key string, today policy.Date
 	return rec, true
 }
 
-// storeSubject remembers the subject's derived age and assurance until the
-// next age the policy knows may have been crossed, or the configured
-// maximum, whichever comes first.
-func (s *Service) storeSubject(ctx context.Context, key string, rec subjectRecord, expires time.Time, now time.Time) {
+// subjectEntry encodes the subject's derived age and assurance under key,
+// to be kept until the next age the policy knows may have been crossed
+// (expires), or the configured maximum, whichever comes first. False if
+// there is nothing to keep (already expired) or it cannot be encoded.
+func (s *Service) subjectEntry(ctx context.Context, key string, rec subjectRecord, expires time.Time, now time.Time) (cacheEntry, bool) {
 	ttl := s.reuseMaxAge
 	if !expires.IsZero() {
 		ttl = min(ttl, expires.Sub(now))
 	}
 	if ttl <= 0 {
-		return
+		return cacheEntry{}, false
 	}
 	b, err := cborEnc.Marshal(&rec)
-	if err == nil {
-		err = s.cache.Set(ctx, key, b, ttl)
-	}
 	if err != nil {
 		s.cacheError(ctx, "subject record write", err)
+		return cacheEntry{}, false
 	}
+	return cacheEntry{key: key, val: b, ttl: ttl, what: "subject record"}, true
 }
 
 // reassessAt is the first date on which someone of age (as of today) may be

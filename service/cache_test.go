@@ -108,6 +108,17 @@ func (e *testEnv) subjectKey(ref string) string {
 	return nsSubject + e.svc.keyRef(e.tenant, "subject", ref)
 }
 
+// storeSubject remembers rec under key until expires (as evidence
+// verification will record it), the way a check remembers a subject.
+func (e *testEnv) storeSubject(t testing.TB, key string, rec subjectRecord, expires time.Time) {
+	t.Helper()
+	entry, ok := e.svc.subjectEntry(context.Background(), key, rec, expires, e.clock.Now())
+	if !ok {
+		t.Fatal("subject record not encoded, or already expired")
+	}
+	e.svc.remember(context.Background(), declaration{}, []cacheEntry{entry})
+}
+
 func TestSubjectReuse(t *testing.T) {
 	t.Run("in-process", func(t *testing.T) { subjectReuseScenario(t, newTestEnv(t)) })
 	t.Run("redis", func(t *testing.T) {
@@ -119,12 +130,11 @@ func TestSubjectReuse(t *testing.T) {
 // subjectReuseScenario: stronger earlier assurance decides until
 // reassess_at, judged by the service's clock (not the store's TTL).
 func subjectReuseScenario(t *testing.T, e *testEnv) {
-	ctx := context.Background()
 	// An earlier enhanced check (as evidence verification will record):
 	// 14 years old until 2027-03-01.
-	e.svc.storeSubject(ctx, e.subjectKey("acct-1"), subjectRecord{
+	e.storeSubject(t, e.subjectKey("acct-1"), subjectRecord{
 		AgeMin: 14, AgeMax: 14, Band: "13_15", Level: AssuranceEnhanced, Methods: []string{"id_document"}, ReassessAt: "2027-03-01",
-	}, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC), fixedNow)
+	}, time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC))
 
 	// A declaration consistent with it: the enhanced assurance is re-used.
 	_, b := e.post(t, `{"jurisdiction":"DE","declared":{"age":14},"context":{"subject_ref":"acct-1"}}`)

@@ -80,8 +80,10 @@ const reasonEvidencePrefix = "evidence."
 
 // decide runs one age check for tenant: validate, reduce to derived values,
 // verify evidence, look up what is remembered (device, subject, cached
-// decision), evaluate, remember, sign, log. The request body and everything
-// identifying in it are dropped when it returns.
+// decision), evaluate, remember, sign, log. With a Batcher the look-ups
+// take one round trip (two when the device has history or the subject
+// stronger earlier assurance) and remembering one more. The request body
+// and everything identifying in it are dropped when it returns.
 func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*CheckResponse, error) {
 	pol := s.policy.Load().Policy
 	now := s.now()
@@ -101,33 +103,48 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	evidence := s.verifyEvidence(ctx, chk, tenant, today)
 	in.Evidence = evidence
 
-	var deviceKey, subjectKey string
+	var deviceKey, subjectKey, guessKey string
 	if chk.deviceRef != "" {
 		deviceKey = s.keyRef(tenant.ID, "device", chk.deviceRef)
-		age, ok, err := s.devices.LowestDeclaredAge(ctx, deviceKey)
-		if err != nil {
-			// Without the memory the check is weaker, not wrong: the rest of
-			// the policy still applies. Counted so operators see it.
-			s.metrics.deviceErrors.Inc()
-			s.log.LogAttrs(ctx, slog.LevelDebug, "device memory read failed", slog.Any("error", err))
-		} else if ok {
-			in.DeviceHistory, in.DeviceMinAge = true, age
-		}
 	}
-	var prior *subjectRecord
 	if chk.subjectRef != "" {
 		subjectKey = nsSubject + s.keyRef(tenant.ID, "subject", chk.subjectRef)
-		if rec, ok := s.loadSubject(ctx, subjectKey, today); ok && policy.LevelRank(rec.Level) > policy.LevelRank(policy.LevelAsserted) {
-			// Earlier assurance stronger than a declaration joins the claims;
-			// fusion lets it decide unless this request brings stronger
-			// evidence, and flags it if the two disagree.
-			prior = &rec
-			in.Prior = &policy.Prior{AgeMin: rec.AgeMin, AgeMax: rec.AgeMax, Level: rec.Level, Methods: rec.Methods}
-		}
+	}
+	if s.batch != nil {
+		// The decision's key depends on what the device and subject reads
+		// return. Guess the common case, a fresh device and subject (in has
+		// neither yet), and read that key in the same round trip: when the
+		// real key turns out to be the guessed one, the lookup below costs
+		// no round trip of its own.
+		guessKey = s.decisionKey(tenant.ID, pol, &in, today)
+	}
+	got := s.recall(ctx, deviceKey, subjectKey, guessKey)
+	if got.deviceErr != nil {
+		// Without the memory the check is weaker, not wrong: the rest of
+		// the policy still applies. Counted so operators see it.
+		s.metrics.deviceErrors.Inc()
+		s.log.LogAttrs(ctx, slog.LevelDebug, "device memory read failed", slog.Any("error", got.deviceErr))
+	} else if got.deviceHistory {
+		in.DeviceHistory, in.DeviceMinAge = true, got.deviceAge
+	}
+	var prior *subjectRecord
+	if rec, ok := s.decodeSubject(ctx, got.subject, today); ok && policy.LevelRank(rec.Level) > policy.LevelRank(policy.LevelAsserted) {
+		// Earlier assurance stronger than a declaration joins the claims;
+		// fusion lets it decide unless this request brings stronger
+		// evidence, and flags it if the two disagree.
+		prior = &rec
+		in.Prior = &policy.Prior{AgeMin: rec.AgeMin, AgeMax: rec.AgeMax, Level: rec.Level, Methods: rec.Methods}
 	}
 
 	dkey := s.decisionKey(tenant.ID, pol, &in, today)
-	res, hit := s.lookupDecision(ctx, dkey, pol, &in)
+	var res policy.Result
+	var hit bool
+	if dkey == guessKey {
+		res, hit = s.decodeDecision(ctx, got.decision, pol, &in)
+	} else {
+		res, hit = s.lookupDecision(ctx, dkey, pol, &in)
+	}
+	var writes []cacheEntry
 	if !hit {
 		res = pol.Evaluate(in)
 		for _, e := range res.EvalErrors {
@@ -136,22 +153,25 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 				slog.String("policy", pol.Hash()), slog.Any("error", e))
 		}
 		if cacheable(&res) {
-			s.storeDecision(ctx, dkey, &res)
+			if e, ok := s.decisionEntry(ctx, dkey, &res); ok {
+				writes = append(writes, e)
+			}
 		}
 	}
 	shadow := s.evaluateShadow(ctx, &in, res.Decision)
 	fu := &res.Fusion
 	assurance := Assurance{Level: fu.Assurance.Level, Methods: fu.Assurance.Methods, Buffer: bufferClaim(fu.Assurance.Buffers)}
 
-	if deviceKey != "" {
-		if err := s.devices.RecordDeclaredAge(ctx, deviceKey, chk.age, pol.AntiHoppingWindow()); err != nil {
-			s.metrics.deviceErrors.Inc()
-			s.log.LogAttrs(ctx, slog.LevelDebug, "device memory write failed", slog.Any("error", err))
+	if subjectKey != "" && !fu.UsedPrior {
+		if e, ok := s.subjectToRemember(ctx, subjectKey, pol, chk, &res, today, now); ok {
+			writes = append(writes, e)
 		}
 	}
-	if subjectKey != "" && !fu.UsedPrior {
-		s.rememberSubject(ctx, subjectKey, pol, chk, &res, today, now)
+	var decl declaration
+	if deviceKey != "" {
+		decl = declaration{deviceKey: deviceKey, age: chk.age, window: pol.AntiHoppingWindow()}
 	}
+	s.remember(ctx, decl, writes)
 
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -264,9 +284,9 @@ func (s *Service) verifyEvidence(ctx context.Context, chk *check, tenant Tenant,
 	return out
 }
 
-// rememberSubject keeps the account's derived age interval and assurance
-// until the next age that matters may be crossed.
-func (s *Service) rememberSubject(ctx context.Context, key string, pol *policy.Policy, chk *check, res *policy.Result, today policy.Date, now time.Time) {
+// subjectToRemember is the entry that keeps the account's derived age
+// interval and assurance until the next age that matters may be crossed.
+func (s *Service) subjectToRemember(ctx context.Context, key string, pol *policy.Policy, chk *check, res *policy.Result, today policy.Date, now time.Time) (cacheEntry, bool) {
 	fu := &res.Fusion
 	lo, hi := fu.AgeMin, fu.AgeMax
 	var birth *policy.Date
@@ -280,7 +300,7 @@ func (s *Service) rememberSubject(ctx context.Context, key string, pol *policy.P
 		rec.ReassessAt = due.String()
 		expires = due.Time(pol.Location(chk.jurisdiction))
 	}
-	s.storeSubject(ctx, key, rec, expires, now)
+	return s.subjectEntry(ctx, key, rec, expires, now)
 }
 
 // evidenceMessage explains why an evidence item was not used, without

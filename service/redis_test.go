@@ -98,9 +98,9 @@ func sharedStateScenario(t *testing.T, r *replicas) {
 		t.Errorf("replica B did not serve replica A's cached decision (hits %q)", metricValue(t, b, `ageassure_decision_cache_requests_total{result="hit"}`))
 	}
 
-	a.svc.storeSubject(context.Background(), a.subjectKey("acct-7"), subjectRecord{
+	a.storeSubject(t, a.subjectKey("acct-7"), subjectRecord{
 		AgeMin: 12, AgeMax: 12, Band: "under_13", Level: AssuranceStrict, Methods: []string{"id_document"}, ReassessAt: "2027-01-01",
-	}, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), fixedNow)
+	}, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
 	got = decisionOf(t, b, `{"jurisdiction":"US","declared":{"age":30},"context":{"subject_ref":"acct-7"}}`)
 	if got.Decision != "deny" || got.Assurance.Level != AssuranceStrict {
 		t.Errorf("replica B did not re-use A's strict assurance: %s %s", got.Decision, got.Assurance.Level)

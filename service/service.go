@@ -56,7 +56,10 @@ const (
 )
 
 // Options configure a Service. Policy, Signer, Devices, Tenants and Cache
-// are required; everything else has a default.
+// are required; everything else has a default. When Devices and Cache are
+// one store that implements Batcher, each check reads them in one round
+// trip (two with device history or re-usable assurance) and writes them in
+// one more.
 type Options struct {
 	Policy  *policy.Policy
 	Signer  Signer
@@ -121,6 +124,7 @@ type Service struct {
 	devices DeviceMemory
 	tenants *Tenants
 	cache   Cache
+	batch   Batcher // devices and cache, when they are one store that batches; else nil
 	limiter RateLimiter
 	checks  map[string]ReadyCheck
 
@@ -170,6 +174,7 @@ func New(opts Options) (*Service, error) {
 		devices: opts.Devices,
 		tenants: opts.Tenants,
 		cache:   opts.Cache,
+		batch:   batcherOf(opts.Devices, opts.Cache),
 		limiter: opts.RateLimiter,
 		checks:  opts.ReadyChecks,
 

@@ -77,6 +77,12 @@ func ValidateTenant(id string) error {
 	return nil
 }
 
+// ValidateTTL reports whether ttl is positive, the only time to live the
+// stores accept, so that another tier (adapters/rediscache) can check a
+// whole batch of writes before making any of them. The error wraps
+// ErrInvalidTTL.
+func ValidateTTL(ttl time.Duration) error { return checkTTL(ttl) }
+
 // checkTTL rejects non-positive durations.
 func checkTTL(ttl time.Duration) error {
 	if ttl <= 0 {

@@ -90,3 +90,51 @@ func BenchmarkRecordDeclaredAge(b *testing.B) {
 		b.Fatalf("breaker %s during the benchmark", e.State())
 	}
 }
+
+// BenchmarkReadBatch: what one age check reads — a device and two values
+// (subject record, decision) — answered by Redis in one pipeline, no local
+// copies.
+func BenchmarkReadBatch(b *testing.B) {
+	e := newEnv(b, Config{LocalMaxTTL: -1, Clock: time.Now})
+	ctx := context.Background()
+	devices, decisions, subjects := benchKeys(1024, ""), benchKeys(1024, "dc:"), benchKeys(1024, "sub:")
+	for i := range devices {
+		err := e.WriteBatch(ctx, devices[i], 10+i%10, time.Hour, []string{decisions[i], subjects[i]},
+			[][]byte{[]byte(`decision`), []byte(`subject`)}, []time.Duration{time.Hour, time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		j := i % len(devices)
+		if _, aged, _, found, err := e.ReadBatch(ctx, devices[j], []string{subjects[j], decisions[j]}); !aged || !found[0] || !found[1] || err != nil {
+			b.Fatalf("ReadBatch: %t, %v, %v", aged, found, err)
+		}
+		i++
+	}
+}
+
+// BenchmarkWriteBatch: what one age check writes — a device record (EVAL)
+// and two values — in one pipeline, both tiers.
+func BenchmarkWriteBatch(b *testing.B) {
+	e := newEnv(b, Config{Clock: time.Now})
+	ctx := context.Background()
+	devices, decisions, subjects := benchKeys(1024, ""), benchKeys(1024, "dc:"), benchKeys(1024, "sub:")
+	vals, ttls := [][]byte{[]byte(`decision`), []byte(`subject`)}, []time.Duration{time.Hour, time.Hour}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		j := i % len(devices)
+		if err := e.WriteBatch(ctx, devices[j], 10+i%10, time.Hour, []string{decisions[j], subjects[j]}, vals, ttls); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	if e.State() != "closed" {
+		b.Fatalf("breaker %s during the benchmark", e.State())
+	}
+}

@@ -2,7 +2,6 @@ package rediscache
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"time"
 
@@ -36,43 +35,24 @@ func (s *Store) LowestDeclaredAge(ctx context.Context, key string) (int, bool, e
 	if err != nil {
 		return 0, false, err
 	}
-	type reply struct {
-		age int
-		ttl time.Duration
-		ok  bool
-	}
-	r, err := call(s, ctx, opDeviceGet, func(ctx context.Context) (reply, error) {
+	r, err := call(s, ctx, opDeviceGet, func(ctx context.Context) (deviceReply, error) {
 		pipe := s.client.Pipeline()
-		get := pipe.Get(ctx, s.key(nsDevice, key))
-		pttl := pipe.PTTL(ctx, s.key(nsDevice, key))
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return reply{}, err
+		read := s.queueDeviceRead(ctx, pipe, key)
+		if err := execPipe(ctx, pipe); err != nil {
+			return deviceReply{}, err
 		}
-		v, err := get.Result()
-		if errors.Is(err, redis.Nil) || pttl.Val() <= 0 { // absent, or expired between the two
-			return reply{}, nil
-		}
-		age, err := strconv.Atoi(v)
-		if err != nil || age < 0 {
-			return reply{}, nil // not ours: the next record overwrites it
-		}
-		return reply{age: age, ttl: pttl.Val(), ok: true}, nil
+		return read.reply(), nil
 	})
 	switch {
 	case err != nil:
 		return localAge, localOK, nil
 	case !r.ok:
 		s.metrics.op(opDeviceGet, resultMiss)
-		return localAge, localOK, nil
+	default:
+		s.metrics.op(opDeviceGet, resultOK)
 	}
-	s.metrics.op(opDeviceGet, resultOK)
-	if localOK && localAge <= r.age {
-		return localAge, true, nil
-	}
-	// Another replica saw a lower age: remember it here too, for its
-	// remaining window, so it still counts if Redis goes away.
-	_ = s.devices.RecordDeclaredAge(ctx, key, r.age, r.ttl)
-	return r.age, true, nil
+	age, ok := s.lowerOfTiers(ctx, key, localAge, localOK, r)
+	return age, ok, nil
 }
 
 // RecordDeclaredAge notes that age was declared on the device, with the
@@ -85,11 +65,59 @@ func (s *Store) RecordDeclaredAge(ctx context.Context, key string, age int, wind
 	if err := s.devices.RecordDeclaredAge(ctx, key, age, window); err != nil { // validates
 		return err
 	}
-	ms := ceilMs(window).Milliseconds()
 	if _, err := call(s, ctx, opDeviceRecord, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, recordAge.Run(ctx, s.client, []string{s.key(nsDevice, key)}, age, ms).Err()
+		return struct{}{}, recordAge.Run(ctx, s.client, []string{s.key(nsDevice, key)}, age, windowMs(window)).Err()
 	}); err == nil {
 		s.metrics.op(opDeviceRecord, resultOK)
 	}
 	return nil
+}
+
+// windowMs is the script's ARGV[2]: the window in whole milliseconds,
+// rounded up.
+func windowMs(window time.Duration) int64 { return ceilMs(window).Milliseconds() }
+
+// deviceRead is a device age's GET and PTTL queued in a pipeline.
+type deviceRead struct {
+	get  *redis.StringCmd
+	pttl *redis.DurationCmd
+}
+
+// deviceReply is what Redis answered for one device.
+type deviceReply struct {
+	age int
+	ttl time.Duration
+	ok  bool
+}
+
+// queueDeviceRead queues the reads of the device's age and remaining window.
+func (s *Store) queueDeviceRead(ctx context.Context, pipe redis.Pipeliner, key string) deviceRead {
+	return deviceRead{get: pipe.Get(ctx, s.key(nsDevice, key)), pttl: pipe.PTTL(ctx, s.key(nsDevice, key))}
+}
+
+// reply reads the executed commands: none if there is no age, it expired
+// between the two, or the value is not one this package wrote (the next
+// record overwrites it).
+func (r deviceRead) reply() deviceReply {
+	v, err := r.get.Result()
+	if err != nil || r.pttl.Val() <= 0 {
+		return deviceReply{}
+	}
+	age, err := strconv.Atoi(v)
+	if err != nil || age < 0 {
+		return deviceReply{}
+	}
+	return deviceReply{age: age, ttl: r.pttl.Val(), ok: true}
+}
+
+// lowerOfTiers returns the lower of the age in process memory (localAge,
+// localOK) and Redis' answer r. When Redis knows a lower age — another
+// replica saw it — it is remembered here too, for its remaining window, so
+// it still counts if Redis goes away.
+func (s *Store) lowerOfTiers(ctx context.Context, key string, localAge int, localOK bool, r deviceReply) (int, bool) {
+	if !r.ok || localOK && localAge <= r.age {
+		return localAge, localOK
+	}
+	_ = s.devices.RecordDeclaredAge(ctx, key, r.age, r.ttl) // key was validated, the age is not negative, the ttl positive
+	return r.age, true
 }

@@ -10,6 +10,12 @@
 // checks excepted: they report ErrDegraded so the caller can decide). A
 // background probe closes the breaker once Redis answers again.
 //
+// ReadBatch and WriteBatch do several device and cache operations in one
+// pipelined round trip (one operation for the breaker and the metrics), so
+// a request that needs several values waits for Redis once, not once per
+// value. On Redis Cluster the pipeline is split by slot, sent to each
+// master in parallel; no MULTI is involved, so keys need not share a slot.
+//
 // Nothing stored identifies a person. Keys are the caller's keyed HMACs
 // (hex), checked like localcache checks them, under a fixed prefix and
 // namespace:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ageassure/ageassure/adapters/localcache"
 	"github.com/ageassure/ageassure/internal/redistest"
@@ -44,6 +45,13 @@ type (
 		State() string
 		Healthy() bool
 	}
+	// The service's Batcher: one round trip for several values.
+	batcher interface {
+		deviceMemory
+		byteCache
+		ReadBatch(ctx context.Context, deviceKey string, keys []string) (age int, aged bool, vals [][]byte, found []bool, err error)
+		WriteBatch(ctx context.Context, deviceKey string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error
+	}
 )
 
 var (
@@ -53,6 +61,7 @@ var (
 	_ rateLimiter    = (*Store)(nil)
 	_ healthReporter = (*Store)(nil)
 	_ rateAllower    = (*Store)(nil)
+	_ batcher        = (*Store)(nil)
 
 	_ deviceMemory = (*localcache.DeviceMemory)(nil)
 	_ byteCache    = (*localcache.KV)(nil)
@@ -151,3 +160,47 @@ func (e *env) cacheCount(t testing.TB, tier, result string) float64 {
 
 // near reports whether got is within tol below want (TTLs only shrink).
 func near(got, want, tol time.Duration) bool { return got <= want && got > want-tol }
+
+// roundTrips counts what a go-redis client sends: single commands and
+// pipelines, one round trip each.
+type roundTrips struct{ cmds, pipelines atomic.Int64 }
+
+// countRoundTrips installs a roundTrips hook on the Store's client. A new
+// connection's set-up commands (HELLO, SELECT, …) pass the client's hooks
+// too, so it first warms the connection pools up and then starts counting
+// from zero.
+func (e *env) countRoundTrips(t testing.TB) *roundTrips {
+	t.Helper()
+	rt := &roundTrips{}
+	e.client.AddHook(rt)
+	ctx := context.Background()
+	pipe := e.client.Pipeline()
+	pipe.Ping(ctx)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+	if err := e.client.Ping(ctx).Err(); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+	rt.cmds.Store(0)
+	rt.pipelines.Store(0)
+	return rt
+}
+
+func (rt *roundTrips) total() int64 { return rt.cmds.Load() + rt.pipelines.Load() }
+
+func (rt *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (rt *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		rt.cmds.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (rt *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		rt.pipelines.Add(1)
+		return next(ctx, cmds)
+	}
+}

@@ -16,10 +16,12 @@ const (
 	opFirstUse
 	opAllow
 	opPing
+	opBatchRead  // ReadBatch: a device read and several Gets in one pipeline
+	opBatchWrite // WriteBatch: a device record and several Sets in one pipeline
 	numOps
 )
 
-var opNames = [numOps]string{"device_get", "device_record", "get", "set", "first_use", "allow", "ping"}
+var opNames = [numOps]string{"device_get", "device_record", "get", "set", "first_use", "allow", "ping", "batch_read", "batch_write"}
 
 func (o opKind) String() string { return opNames[o] }
 
@@ -67,11 +69,11 @@ func newMetrics(state func() gobreaker.State) *metrics {
 		}),
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ageassure_redis_operations_total",
-			Help: "Redis operations by op and result: ok and miss (Redis answered), error (the call failed) and fallback (the breaker refused it); both of the latter were answered from process memory.",
+			Help: "Redis operations (each one round trip) by op and result: ok and miss (Redis answered), error (the call failed) and fallback (the breaker refused it); both of the latter were answered from process memory. A batch_read or batch_write is one pipeline of several operations.",
 		}, []string{"op", "result"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ageassure_cache_requests_total",
-			Help: "Cache lookups (Get) by tier (local, redis) and result (hit, miss). A local miss goes on to Redis unless the breaker is open.",
+			Help: "Cache lookups (Get, and each key of a batch_read) by tier (local, redis) and result (hit, miss). A local miss goes on to Redis unless the breaker is open.",
 		}, []string{"tier", "result"}),
 	}
 	for o := range numOps {

@@ -2,6 +2,7 @@ package rediscache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -116,6 +117,25 @@ func ceilMs(d time.Duration) time.Duration {
 		d += time.Millisecond - r
 	}
 	return d
+}
+
+// execPipe sends the commands queued in pipe in one round trip. A miss
+// (redis.Nil) is an answer, not an error; any other error of any command
+// fails the whole round trip, so the caller answers from process memory.
+func execPipe(ctx context.Context, pipe redis.Pipeliner) error {
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil
+	}
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil && !errors.Is(cerr, redis.Nil) {
+			return cerr
+		}
+	}
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
 }
 
 // redisLogger sends go-redis' internal messages (one per failed dial, for

@@ -1,0 +1,137 @@
+package service
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Batcher is a store that serves as both the DeviceMemory and the Cache and
+// pays a network round trip per call (Redis). A check then reads what it
+// may need in one round trip and writes what it leaves behind in another,
+// instead of waiting for one round trip per value. adapters/rediscache
+// implements it; the in-process stores have no round trips to save and do
+// not. Plain arguments keep the adapters free of this package's types.
+type Batcher interface {
+	DeviceMemory
+	Cache
+	// ReadBatch does what LowestDeclaredAge(deviceKey) and Get(keys[i]) for
+	// each key do, with their semantics, in one round trip. An empty
+	// deviceKey or key asks for nothing (aged, found[i] false); vals and
+	// found have one element per key. The error is non-nil only for a
+	// malformed key, and then nothing was read.
+	ReadBatch(ctx context.Context, deviceKey string, keys []string) (age int, aged bool, vals [][]byte, found []bool, err error)
+	// WriteBatch does what RecordDeclaredAge(deviceKey, age, window) (unless
+	// deviceKey is empty) and Set(keys[i], vals[i], ttls[i]) for each key
+	// do, with their semantics, in one round trip. The error is non-nil
+	// only for invalid arguments, and then nothing was written.
+	WriteBatch(ctx context.Context, deviceKey string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error
+}
+
+// batcherOf returns the store devices and cache both are, if it is a
+// Batcher; nil if they are different stores or it does not batch.
+func batcherOf(devices DeviceMemory, cache Cache) Batcher {
+	b, ok := cache.(Batcher)
+	if !ok || DeviceMemory(b) != devices {
+		return nil
+	}
+	return b
+}
+
+// lookup is the answer to one Cache read.
+type lookup struct {
+	val []byte
+	ok  bool
+	err error
+}
+
+// recalled is what the stores hold that bears on one check.
+type recalled struct {
+	deviceAge     int
+	deviceHistory bool
+	deviceErr     error
+	subject       lookup
+	decision      lookup
+}
+
+// recall reads the lowest age declared on deviceKey and the values under
+// subjectKey and decisionKey; an empty key is not read. With a Batcher it
+// is one round trip, otherwise one call per key.
+func (s *Service) recall(ctx context.Context, deviceKey, subjectKey, decisionKey string) recalled {
+	if s.batch != nil {
+		age, history, vals, found, err := s.batch.ReadBatch(ctx, deviceKey, []string{subjectKey, decisionKey})
+		if err == nil {
+			return recalled{
+				deviceAge: age, deviceHistory: history,
+				subject:  lookup{val: vals[0], ok: found[0]},
+				decision: lookup{val: vals[1], ok: found[1]},
+			}
+		}
+		// Only a malformed key fails a batch, and then nothing was read: the
+		// single calls below report each failure where it belongs.
+	}
+	var r recalled
+	if deviceKey != "" {
+		r.deviceAge, r.deviceHistory, r.deviceErr = s.devices.LowestDeclaredAge(ctx, deviceKey)
+	}
+	r.subject = s.get(ctx, subjectKey)
+	r.decision = s.get(ctx, decisionKey)
+	return r
+}
+
+// get reads key from the Cache; an empty key is not read.
+func (s *Service) get(ctx context.Context, key string) lookup {
+	var l lookup
+	if key != "" {
+		l.val, l.ok, l.err = s.cache.Get(ctx, key)
+	}
+	return l
+}
+
+// declaration is an age declared on a device, to remember for the
+// anti-hopping window. The zero value records nothing.
+type declaration struct {
+	deviceKey string
+	age       int
+	window    time.Duration
+}
+
+// cacheEntry is a value to write to the Cache.
+type cacheEntry struct {
+	key  string
+	val  []byte
+	ttl  time.Duration
+	what string // names the value in logs, e.g. "decision cache"
+}
+
+// remember records the declaration and writes the entries: with a Batcher
+// in one round trip, otherwise one call each. Failures only cost memory
+// (the stores degrade by themselves); they are counted and logged.
+func (s *Service) remember(ctx context.Context, decl declaration, entries []cacheEntry) {
+	if s.batch != nil {
+		keys := make([]string, len(entries))
+		vals := make([][]byte, len(entries))
+		ttls := make([]time.Duration, len(entries))
+		for i, e := range entries {
+			keys[i], vals[i], ttls[i] = e.key, e.val, e.ttl
+		}
+		if s.batch.WriteBatch(ctx, decl.deviceKey, decl.age, decl.window, keys, vals, ttls) == nil {
+			return
+		}
+		// Only an invalid argument (such as a policy's zero anti-hopping
+		// window) fails a batch, and then nothing was written: the single
+		// calls below write what is valid and report each failure where it
+		// belongs.
+	}
+	if decl.deviceKey != "" {
+		if err := s.devices.RecordDeclaredAge(ctx, decl.deviceKey, decl.age, decl.window); err != nil {
+			s.metrics.deviceErrors.Inc()
+			s.log.LogAttrs(ctx, slog.LevelDebug, "device memory write failed", slog.Any("error", err))
+		}
+	}
+	for _, e := range entries {
+		if err := s.cache.Set(ctx, e.key, e.val, e.ttl); err != nil {
+			s.cacheError(ctx, e.what+" write", err)
+		}
+	}
+}
