@@ -1,6 +1,9 @@
 package decisionlog
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors, wrapped with %w so callers can branch on them.
 var (
@@ -15,6 +18,10 @@ var (
 	// ErrAppend: Tessera could not sequence the entry; the decision must
 	// not be answered as logged.
 	ErrAppend = errors.New("decisionlog: append failed")
+	// ErrOverloaded: too many entries already wait to be written (the disk
+	// is not keeping up); the entry was not queued and the decision must
+	// not be answered as logged. It wraps ErrAppend.
+	ErrOverloaded = fmt.Errorf("%w: too many entries waiting to be written", ErrAppend)
 	// ErrSource: a log to read could not be opened or fetched.
 	ErrSource = errors.New("decisionlog: cannot read log")
 	// ErrNotFound: no entry with the requested decision id.

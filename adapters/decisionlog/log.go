@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,13 +30,10 @@ type Log struct {
 	reader   tessera.LogReader
 	root     *os.Root
 	cancel   context.CancelFunc
+	commit   *committer
 
-	// mu orders Append against Close: Appends hold it shared while they
-	// hand an entry to Tessera, Close takes it exclusively to stop them.
-	mu      sync.RWMutex
-	closed  bool
-	pending sync.WaitGroup // async futures not yet resolved
-	failed  atomic.Uint64  // async appends that failed
+	closed atomic.Bool
+	failed atomic.Uint64 // async appends that failed
 }
 
 // Open opens (or creates) the log in opts.Dir and starts Tessera's
@@ -73,7 +69,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	}
 	aopts := tessera.NewAppendOptions().
 		WithCheckpointSigner(key.signer).
-		WithBatching(uint(opts.BatchMaxSize), opts.BatchMaxAge).
+		WithBatching(uint(opts.BatchMaxSize), tesseraLinger).
 		WithCheckpointInterval(opts.CheckpointInterval)
 	if opts.CheckpointInterval > tessera.DefaultCheckpointRepublishInterval {
 		// Tessera requires republishing no more often than publishing.
@@ -95,6 +91,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		appender: appender, shutdown: shutdown, reader: reader,
 		root: root, cancel: cancel,
 	}
+	l.commit = newCommitter(appender.Add, opts.BatchMaxSize, opts.MaxPending, opts.BatchMaxAge, l.asyncFailed)
 	size, _ := reader.IntegratedSize(runCtx)
 	opts.Logger.Info("decision log open", slog.Any("config", opts), slog.Uint64("size", size))
 	return l, nil
@@ -130,8 +127,10 @@ func checkExistingCheckpoint(dir string, key *noteKey, origin string) error {
 // not wait for a checkpoint; one covering the entry follows within
 // Options.CheckpointInterval.
 //
-// ctx is not used to abandon a write in progress: once handed to Tessera
-// the entry is written whatever happens to the request.
+// ctx is not used to abandon a write in progress: once queued the entry is
+// written whatever happens to the request. Entries are written in groups,
+// one group at a time (see committer); when Options.MaxPending entries
+// already wait, Append fails at once with ErrOverloaded.
 func (l *Log) Append(ctx context.Context, e *logentry.Entry) (index uint64, known bool, err error) {
 	if err := e.Validate(); err != nil {
 		return 0, false, fmt.Errorf("decisionlog: %w", err)
@@ -140,32 +139,24 @@ func (l *Log) Append(ctx context.Context, e *logentry.Entry) (index uint64, know
 	if err != nil {
 		return 0, false, fmt.Errorf("decisionlog: %w", err)
 	}
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return 0, false, ErrClosed
+	g, pos, err := l.commit.enqueue(b, !l.opts.Async)
+	if err != nil {
+		return 0, false, err
 	}
-	future := l.appender.Add(context.WithoutCancel(ctx), tessera.NewEntry(b))
 	if l.opts.Async {
-		l.pending.Add(1)
-	}
-	l.mu.RUnlock()
-
-	if l.opts.Async {
-		go func() {
-			defer l.pending.Done()
-			if _, err := future(); err != nil {
-				l.failed.Add(1)
-				l.opts.Logger.Error("decision log append failed", slog.Any("error", err))
-			}
-		}()
 		return 0, false, nil
 	}
-	idx, err := future()
+	idx, err := g.result(pos)
 	if err != nil {
 		return 0, false, fmt.Errorf("%w: %v", ErrAppend, err)
 	}
-	return idx.Index, true, nil
+	return idx, true, nil
+}
+
+// asyncFailed records n async entries lost to a failed batch.
+func (l *Log) asyncFailed(n int, err error) {
+	l.failed.Add(uint64(n))
+	l.opts.Logger.Error("decision log append failed", slog.Int("entries", n), slog.Any("error", err))
 }
 
 // Failed counts async appends that failed since Open (always 0 in durable
@@ -186,27 +177,17 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 	return l.reader.ReadCheckpoint(ctx)
 }
 
-// Close stops accepting entries, waits for every async append to resolve,
-// then lets Tessera integrate everything pending and publish a checkpoint
+// Close stops accepting entries, writes every queued one (async appends
+// included), then lets Tessera integrate everything pending and publish a checkpoint
 // covering it (its shutdown function), and stops the background work. Give
 // ctx a deadline: at least CheckpointInterval plus a batch.
 func (l *Log) Close(ctx context.Context) error {
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
+	if l.closed.Swap(true) {
 		return nil
 	}
-	l.closed = true
-	l.mu.Unlock()
-
-	drained := make(chan struct{})
-	go func() { l.pending.Wait(); close(drained) }()
-	var err error
-	select {
-	case <-drained:
+	err := l.commit.close(ctx)
+	if err == nil {
 		err = l.shutdown(ctx)
-	case <-ctx.Done():
-		err = ctx.Err()
 	}
 	if err == nil {
 		err = l.awaitFinalCheckpoint(ctx)

@@ -13,18 +13,20 @@ const (
 	// key says otherwise. Production logs should use the service's public
 	// host and path, e.g. "ageassure.acme.example/log".
 	DefaultOrigin = "ageassure.example/log"
-	// DefaultBatchMaxAge is how long the first entry of a batch waits for
-	// others before the batch is written. Tessera's 250 ms default would
-	// add a quarter of a second to every signup. Shorter is not simply
-	// better: Tessera writes one batch at a time, and a batch costs a few
-	// ms of fsyncs, so an age below that write time makes tiny batches and
-	// throughput collapses. Measured on a cloud SSD (BenchmarkDurable*):
-	// durable latency 5.1 / 10.0 / 14.9 ms and throughput under load
-	// 780 / 9,400 / 7,700 appends/s at 1 / 5 / 10 ms. 5 ms is the knee.
+	// DefaultBatchMaxAge is the shortest time between the starts of two
+	// batches, so the longest an entry waits for its batch to start while
+	// the disk keeps up. An entry that finds the log idle is written at
+	// once; under load, entries arriving during one write form the next
+	// batch, so this bounds batches per second and with it the per-batch
+	// cost (files, fsyncs) per decision.
 	DefaultBatchMaxAge = 5 * time.Millisecond
-	// DefaultBatchMaxSize flushes a batch early once this many entries
-	// wait, so bursts are written in a few large batches.
+	// DefaultBatchMaxSize caps one batch, so a burst is written in a few
+	// large batches rather than one unbounded one.
 	DefaultBatchMaxSize = 256
+	// DefaultMaxPending bounds the entries waiting to be written: at this
+	// depth the disk is far behind (tens of batches), and failing fast
+	// with a 503 beats queueing into timeouts and unbounded memory.
+	DefaultMaxPending = 64 * DefaultBatchMaxSize
 	// DefaultCheckpointInterval is how often a new signed checkpoint is
 	// published. Durability does not depend on it (sequencing does); it
 	// bounds how stale GET /log/checkpoint can be. The POSIX driver refuses
@@ -51,10 +53,13 @@ type Options struct {
 	// key's name, else DefaultOrigin. Open fails if it differs from the
 	// key's name.
 	Origin string
-	// BatchMaxSize and BatchMaxAge bound a sequencing batch; see
-	// DefaultBatchMaxSize and DefaultBatchMaxAge.
+	// BatchMaxSize and BatchMaxAge bound a sequencing batch and pace
+	// batches; see DefaultBatchMaxSize and DefaultBatchMaxAge.
 	BatchMaxSize int
 	BatchMaxAge  time.Duration
+	// MaxPending bounds the entries waiting to be written; see
+	// DefaultMaxPending.
+	MaxPending int
 	// CheckpointInterval is how often checkpoints are published (>= 100 ms).
 	CheckpointInterval time.Duration
 	// Async makes Append return as soon as the entry is queued, before it
@@ -80,6 +85,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.BatchMaxAge == 0 {
 		o.BatchMaxAge = DefaultBatchMaxAge
 	}
+	if o.MaxPending == 0 {
+		o.MaxPending = max(DefaultMaxPending, 4*o.BatchMaxSize)
+	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = DefaultCheckpointInterval
 	}
@@ -89,6 +97,8 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.BatchMaxSize < 1:
 		return o, fmt.Errorf("%w: batch size %d: want at least 1", ErrConfig, o.BatchMaxSize)
+	case o.MaxPending < o.BatchMaxSize:
+		return o, fmt.Errorf("%w: max pending %d: want at least the batch size %d", ErrConfig, o.MaxPending, o.BatchMaxSize)
 	case o.BatchMaxAge < 0:
 		return o, fmt.Errorf("%w: batch age %s: want a positive duration", ErrConfig, o.BatchMaxAge)
 	case o.CheckpointInterval < 100*time.Millisecond:
@@ -106,6 +116,7 @@ func (o Options) LogValue() slog.Value {
 		slog.String("origin", o.Origin),
 		slog.Int("batch_max_size", o.BatchMaxSize),
 		slog.Duration("batch_max_age", o.BatchMaxAge),
+		slog.Int("max_pending", o.MaxPending),
 		slog.Duration("checkpoint_interval", o.CheckpointInterval),
 		slog.Bool("durable", !o.Async),
 	)
