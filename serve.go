@@ -50,6 +50,8 @@ type serveConfig struct {
 	PolicyWatch       time.Duration
 	Redis             redisFlags
 	Log               logFlags
+	MaxInFlight       int
+	QueueTimeout      time.Duration
 	ShutdownTimeout   time.Duration
 	DrainDelay        time.Duration
 	ReadHeaderTimeout time.Duration
@@ -78,6 +80,8 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	c.Redis.flags(fs)
 	c.Log.flags(fs)
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` for Go's pprof profiling endpoints (/debug/pprof/); keep it on loopback\n(default: off)")
+	fs.IntVar(&c.MaxInFlight, "max-in-flight", service.DefaultMaxInFlight, "most checks decided at once; more wait their turn, in order (bounds the run queue so an\noverload slows checks down instead of timing out Redis and the log)")
+	fs.DurationVar(&c.QueueTimeout, "queue-timeout", service.DefaultQueueTimeout, "longest a check waits for its turn before a 503 overloaded with Retry-After")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, how long to keep serving with /readyz failing before\nclosing the listener (lets a load balancer notice)")
 	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", 5*time.Second, "HTTP: time allowed to read request headers")
@@ -302,6 +306,8 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		Logger:           log,
 		Registry:         reg,
 		AccessLog:        cfg.AccessLog,
+		MaxInFlight:      cfg.MaxInFlight,
+		QueueTimeout:     cfg.QueueTimeout,
 		DecisionCacheTTL: cfg.DecisionCacheTTL,
 		ReuseMaxAge:      cfg.ReuseMaxAge,
 		ShadowPolicy:     shadow,

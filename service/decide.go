@@ -78,13 +78,26 @@ const ReasonAssuranceReused = "service.assurance-reused"
 // reasonEvidencePrefix starts the reason id of evidence that was not used.
 const reasonEvidencePrefix = "evidence."
 
-// decide runs one age check for tenant: validate, reduce to derived values,
+// decide runs one age check for tenant, once admission control lets it
+// (see acquire): validate, reduce to derived values,
 // verify evidence, look up what is remembered (device, subject, cached
 // decision), evaluate, remember, sign, log. With a Batcher the look-ups
 // take one round trip (two when the device has history or the subject
 // stronger earlier assurance) and remembering one more. The request body
 // and everything identifying in it are dropped when it returns.
 func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*CheckResponse, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	// The slot covers the CPU work and the Redis round trips; it is given
+	// back before waiting for the decision log, which is I/O shared by the
+	// whole batch and must not keep other checks from starting.
+	held := true
+	defer func() {
+		if held {
+			s.release()
+		}
+	}()
 	pol := s.policy.Load().Policy
 	now := s.now()
 	chk, err := decodeCheck(body, pol, now)
@@ -233,6 +246,8 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	for i, r := range reasons {
 		rules[i] = r.Rule
 	}
+	held = false
+	s.release()
 	logIndex, err := s.logDecision(ctx, &decisionRecord{
 		id: decisionID, at: iat, tenant: tenant.ID, in: &in, res: &res, rules: rules,
 		evidence: logged, assurance: assurance, pol: pol, token: token, shadow: shadow,

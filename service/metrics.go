@@ -31,6 +31,9 @@ type metrics struct {
 	logAppend prometheus.Histogram
 	logErrors prometheus.Counter
 
+	admissionWait prometheus.Histogram
+	overloaded    prometheus.Counter
+
 	// routes caches routeMetrics by routeKey. Its keys are bounded: route
 	// templates, folded methods and status codes.
 	routes sync.Map
@@ -112,7 +115,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "ageassure_policy_reloads_total",
 		Help: "Policy reload attempts by result: applied, unchanged, or refused (failed to load or its own test cases failed).",
 	}, []string{"result"})
-	reg.MustRegister(m.shadowAgree, m.shadowDisagree, m.policyReloads)
+	m.admissionWait = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "ageassure_admission_wait_seconds",
+		Help:    "Time a check waited for an in-flight slot (--max-in-flight); 0 when one was free.",
+		Buckets: []float64{0, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
+	m.overloaded = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "ageassure_overloaded_total",
+		Help: "Checks refused with 503 overloaded: no in-flight slot within --queue-timeout.",
+	})
+	reg.MustRegister(m.shadowAgree, m.shadowDisagree, m.policyReloads, m.admissionWait, m.overloaded)
 	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited, m.logAppend, m.logErrors, m.evidence, m.evidenceLatency)
 	reg.MustRegister(m.requests, m.latency, m.decisions, m.evalErrors, m.deviceErrors, m.policyInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

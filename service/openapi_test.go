@@ -353,6 +353,27 @@ func TestResponsesConformToOpenAPI(t *testing.T) {
 		checkExchange(t, doc, router, opts, tc, resp, body)
 	})
 
+	t.Run("overloaded", func(t *testing.T) {
+		g := newGate()
+		env := newTestEnvWith(t, func(_ *testEnv, o *Options) {
+			o.Evidence = gatedVerifier{g}
+			o.MaxInFlight, o.QueueTimeout = 1, 10*time.Millisecond
+		})
+		t.Cleanup(g.release)
+		held := postAsync(t, env, evidenceCheck)
+		g.arrived(t, "the check holding the slot")
+		tc := exchange{body: `{"jurisdiction":"DE","declared":{"age":30}}`, status: 503, code: CodeOverloaded,
+			method: http.MethodPost, path: "/v1/age-checks", headers: auth(env.key)}
+		resp, body := send(t, env.srv, tc)
+		if resp.StatusCode != tc.status {
+			t.Fatalf("status %d, want %d; body %s", resp.StatusCode, tc.status, body)
+		}
+		checkProblemCode(t, tc, body)
+		checkExchange(t, doc, router, validationOptions(env.key), tc, resp, body)
+		g.release()
+		receive(t, held)
+	})
+
 	t.Run("jwks with P-256 and retired Ed25519 keys", func(t *testing.T) {
 		ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {

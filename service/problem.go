@@ -25,7 +25,10 @@ const (
 	// CodeLogUnavailable (503): the decision log could not take the entry,
 	// and a decision the log does not hold is never handed out.
 	CodeLogUnavailable = "decision_log_unavailable"
-	CodeInternal       = "internal_error"
+	// CodeOverloaded (503): the check waited longer than the queue timeout
+	// for one of the slots admission control allows; nothing was decided.
+	CodeOverloaded = "overloaded"
+	CodeInternal   = "internal_error"
 )
 
 // Stable field-level codes, carried in Problem.Errors.

@@ -110,6 +110,11 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Clock is the time source (default time.Now); tests pin it.
 	Clock func() time.Time
+	// MaxInFlight bounds the checks decided at once (default
+	// DefaultMaxInFlight); QueueTimeout is how long a check waits for one
+	// of those slots before a 503 overloaded (default DefaultQueueTimeout).
+	MaxInFlight  int
+	QueueTimeout time.Duration
 	// AccessLog logs one line per request (route, status, latency, tenant;
 	// never bodies, IPs or references).
 	AccessLog bool
@@ -145,6 +150,8 @@ type Service struct {
 	access   bool
 	draining atomic.Bool
 
+	admission *admission
+
 	// hmacs pools keyed hashers over refKey: every request computes two or
 	// three HMACs, and hmac.New allocates two SHA-256 states each time.
 	hmacs sync.Pool
@@ -168,6 +175,10 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("%w: Cache", ErrMissingOption)
 	case opts.AttestationTTL < 0:
 		return nil, fmt.Errorf("attestation TTL %s is negative", opts.AttestationTTL)
+	case opts.MaxInFlight < 0:
+		return nil, fmt.Errorf("max in flight %d is negative", opts.MaxInFlight)
+	case opts.QueueTimeout < 0:
+		return nil, fmt.Errorf("queue timeout %s is negative", opts.QueueTimeout)
 	}
 	s := &Service{
 		signer:  opts.Signer,
@@ -191,6 +202,7 @@ func New(opts Options) (*Service, error) {
 		registry:    opts.Registry,
 		now:         opts.Clock,
 		access:      opts.AccessLog,
+		admission:   newAdmission(opts.MaxInFlight, opts.QueueTimeout),
 	}
 	if s.issuer == "" {
 		s.issuer = DefaultIssuer
