@@ -335,6 +335,12 @@ func fmtServer(c serverCounters, requests uint64) string {
 	if !c.cpuMissing {
 		s += fmt.Sprintf("  %.0fµs CPU/req", c.cpuSeconds/n*1e6)
 	}
+	if c.fallbackSeen {
+		s += fmt.Sprintf("  Redis fallbacks/req %.2f", c.fallbacks/n)
+		if c.fallbacks > 0 {
+			s += " (Redis breaker open: part of this run bypassed Redis)"
+		}
+	}
 	return s
 }
 

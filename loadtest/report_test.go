@@ -91,10 +91,21 @@ go_memstats_mallocs_total 1.2345e+06
 go_memstats_alloc_bytes_total 9.87e+08
 go_memstats_alloc_bytes 123
 process_cpu_seconds_total 3.5
+ageassure_redis_operations_total{op="batch_read",result="fallback"} 7
+ageassure_redis_operations_total{op="batch_read",result="ok"} 100
+ageassure_redis_operations_total{op="batch_write",result="fallback"} 5
 `
 	got := parseServerSample(strings.NewReader(text))
-	if !got.ok || got.mallocs != 1.2345e6 || got.allocBytes != 9.87e8 || got.cpuSeconds != 3.5 {
+	if !got.ok || got.mallocs != 1.2345e6 || got.allocBytes != 9.87e8 || got.cpuSeconds != 3.5 || got.fallbacks != 12 {
 		t.Errorf("got %+v", got)
+	}
+	if got := parseServerSample(strings.NewReader("go_memstats_mallocs_total 1\ngo_memstats_alloc_bytes_total 1\n")); got.fallbacks != -1 {
+		t.Errorf("no Redis metrics: fallbacks %v, want -1", got.fallbacks)
+	}
+	var c serverCounters
+	c.add(serverSample{ok: true, fallbacks: 2}, serverSample{ok: true, fallbacks: 12})
+	if got := fmtServer(c, 100); !strings.Contains(got, "Redis fallbacks/req 0.10 (Redis breaker open") {
+		t.Errorf("fmtServer = %q", got)
 	}
 	if got := parseServerSample(strings.NewReader("404 page not found\n")); got.ok {
 		t.Errorf("got %+v from a non-metrics page", got)

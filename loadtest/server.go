@@ -17,6 +17,11 @@ type serverSample struct {
 	mallocs    float64 // go_memstats_mallocs_total
 	allocBytes float64 // go_memstats_alloc_bytes_total
 	cpuSeconds float64 // process_cpu_seconds_total, or -1 (not on every OS)
+	// fallbacks sums ageassure_redis_operations_total{result="fallback"}:
+	// Redis operations the circuit breaker refused, served from process
+	// memory. A run with fallbacks did not measure the Redis path; -1 when
+	// the target has no Redis metrics.
+	fallbacks float64
 }
 
 // serverCounters sums a server's counters over the slices it was attacked.
@@ -26,6 +31,8 @@ type serverCounters struct {
 	mallocs, bytes  float64
 	cpuSeconds      float64
 	cpuMissing      bool
+	fallbacks       float64
+	fallbackSeen    bool
 }
 
 // add adds the growth between two samples taken around one slice.
@@ -41,6 +48,10 @@ func (c *serverCounters) add(before, after serverSample) {
 		c.cpuMissing = true
 	}
 	c.cpuSeconds += after.cpuSeconds - before.cpuSeconds
+	if before.fallbacks >= 0 && after.fallbacks >= 0 {
+		c.fallbackSeen = true
+		c.fallbacks += after.fallbacks - before.fallbacks
+	}
 }
 
 // ok reports whether every slice was measured.
@@ -70,13 +81,22 @@ func scrapeServer(ctx context.Context, client *http.Client, target string) serve
 
 // parseServerSample picks the counters out of Prometheus text exposition.
 func parseServerSample(r io.Reader) serverSample {
-	s := serverSample{cpuSeconds: -1}
+	s := serverSample{cpuSeconds: -1, fallbacks: -1}
 	var haveMallocs, haveBytes bool
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
 		if !ok {
 			continue
+		}
+		if strings.HasPrefix(name, "ageassure_redis_operations_total{") {
+			if s.fallbacks < 0 {
+				s.fallbacks = 0
+			}
+			if !strings.Contains(name, `result="fallback"`) {
+				continue
+			}
+			name = "fallback"
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
 		if err != nil {
@@ -89,6 +109,8 @@ func parseServerSample(r io.Reader) serverSample {
 			s.allocBytes, haveBytes = v, true
 		case "process_cpu_seconds_total":
 			s.cpuSeconds = v
+		case "fallback":
+			s.fallbacks += v
 		}
 	}
 	s.ok = haveMallocs && haveBytes

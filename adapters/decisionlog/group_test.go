@@ -79,7 +79,7 @@ type asyncFailure struct {
 }
 
 func (a *asyncFailure) record(n int, _ error) { a.mu.Lock(); a.n += n; a.mu.Unlock() }
-func (a *asyncFailure) count() int          { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
+func (a *asyncFailure) count() int            { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
 
 type appendResult struct {
 	name  string
