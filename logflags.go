@@ -25,7 +25,7 @@ func (l *logFlags) flags(fs *flag.FlagSet) {
 	fs.StringVar(&l.Dir, "log-dir", "./data/log", "`folder` of the decision log (a Tessera POSIX transparency log; created if missing)")
 	fs.StringVar(&l.KeyFile, "log-key", "", "checkpoint signing `file` (a note key, PRIVATE+KEY+…) (default: <log-dir>/.ageassure/note.key,\ncreated with mode 0600 on the log's first start)")
 	fs.StringVar(&l.Origin, "log-origin", "", "the log's `origin`: first line of its checkpoints and name of its key (default: the key's name,\nor "+decisionlog.DefaultOrigin+" for a new log)")
-	fs.DurationVar(&l.BatchMaxAge, "log-batch-age", decisionlog.DefaultBatchMaxAge, "longest a decision waits for its sequencing batch (durable mode adds this plus the disk's fsyncs)")
+	fs.DurationVar(&l.BatchMaxAge, "log-batch-age", decisionlog.DefaultBatchMaxAge, "shortest time between two sequencing batches: under load, decisions arriving meanwhile share\nthe next batch and its files and fsyncs; a decision that finds the log idle is written at once")
 	fs.IntVar(&l.BatchMaxSize, "log-batch-size", decisionlog.DefaultBatchMaxSize, "most entries in one sequencing batch")
 	fs.DurationVar(&l.CheckpointInterval, "log-checkpoint-interval", decisionlog.DefaultCheckpointInterval, "how often a signed checkpoint is published (at least 100ms)")
 	fs.BoolVar(&l.Async, "log-async", false, "answer before the entry is durably sequenced: faster, but a crash can lose decisions\nalready answered (default: durable)")
