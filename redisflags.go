@@ -61,7 +61,7 @@ func (r *redisFlags) mode() string {
 
 // config turns the flags into the adapter's configuration; the adapter
 // validates combinations (exactly one mode, a parseable URL).
-func (r *redisFlags) config(localSize int, log *slog.Logger) (rediscache.Config, error) {
+func (r *redisFlags) config(localSize, poolSize int, log *slog.Logger) (rediscache.Config, error) {
 	c := rediscache.Config{
 		URL:             r.URL,
 		ClusterAddrs:    splitList(r.Cluster),
@@ -72,6 +72,7 @@ func (r *redisFlags) config(localSize int, log *slog.Logger) (rediscache.Config,
 		Prefix:          r.Prefix,
 		Timeout:         r.Timeout,
 		Breaker:         rediscache.BreakerConfig{ConsecutiveFailures: uint32(r.BreakerFailures), OpenTimeout: r.BreakerOpen},
+		PoolSize:        poolSize,
 		LocalMaxEntries: localSize,
 		LocalMaxTTL:     r.LocalMaxTTL,
 		Logger:          log,

@@ -323,7 +323,10 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		opts.ReadyChecks = map[string]service.ReadyCheck{"cache": func() string { return "in-process" }}
 		replay = localcache.NewReplay(local)
 	} else {
-		rc, err := cfg.Redis.config(cfg.LocalCacheSize, log)
+		// Every check in flight may hold a connection, and the rate limiter
+		// runs before admission: a pool smaller than that makes checks wait
+		// for a connection until the Redis timeout.
+		rc, err := cfg.Redis.config(cfg.LocalCacheSize, max(cfg.MaxInFlight, service.DefaultMaxInFlight)+16, log)
 		if err != nil {
 			return nil, closers, err
 		}

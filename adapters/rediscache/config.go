@@ -98,6 +98,12 @@ type Config struct {
 	// Breaker configures the circuit breaker.
 	Breaker BreakerConfig
 
+	// PoolSize is the most connections to Redis (per node for a cluster);
+	// zero means go-redis' default, 10 per CPU. Give it at least the number
+	// of requests that may use Redis at once: a request waiting for a
+	// connection waits out the Timeout, and enough of those open the
+	// breaker on a healthy Redis.
+	PoolSize int
 	// LocalMaxEntries bounds each in-process tier (devices, values, replay,
 	// rate limiters); zero means localcache.DefaultMaxEntries.
 	LocalMaxEntries int
@@ -181,6 +187,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: negative timeout", ErrInvalidConfig)
 	case c.LocalMaxEntries < 0:
 		return c, fmt.Errorf("%w: negative LocalMaxEntries", ErrInvalidConfig)
+	case c.PoolSize < 0:
+		return c, fmt.Errorf("%w: negative PoolSize", ErrInvalidConfig)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -223,6 +231,9 @@ func (c Config) newClient() (redis.UniversalClient, error) {
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = c.Timeout, c.Timeout, c.Timeout, c.Timeout
 		o.ContextTimeoutEnabled, o.MaxRetries, o.DialerRetries = true, -1, 1
+		if c.PoolSize > 0 {
+			o.PoolSize = c.PoolSize
+		}
 		return redis.NewClient(o), nil
 	case len(c.ClusterAddrs) > 0:
 		return redis.NewClusterClient(&redis.ClusterOptions{
@@ -230,6 +241,7 @@ func (c Config) newClient() (redis.UniversalClient, error) {
 			Username: c.Username, Password: c.Password,
 			TLSConfig:   tlsConfig,
 			DialTimeout: c.Timeout, ReadTimeout: c.Timeout, WriteTimeout: c.Timeout, PoolTimeout: c.Timeout,
+			PoolSize:              c.PoolSize,
 			ContextTimeoutEnabled: true,
 			// Redirects (MOVED/ASK) during resharding are normal cluster
 			// operation, not failures: keep go-redis' default of 3.
@@ -243,6 +255,7 @@ func (c Config) newClient() (redis.UniversalClient, error) {
 			Username: c.Username, Password: c.Password,
 			TLSConfig:   tlsConfig,
 			DialTimeout: c.Timeout, ReadTimeout: c.Timeout, WriteTimeout: c.Timeout, PoolTimeout: c.Timeout,
+			PoolSize:              c.PoolSize,
 			ContextTimeoutEnabled: true,
 			MaxRetries:            -1, DialerRetries: 1,
 		}), nil

@@ -31,6 +31,7 @@ func TestConfigInvalid(t *testing.T) {
 		{"negative timeout", Config{URL: "redis://127.0.0.1:6379", Timeout: -time.Second}},
 		{"negative open timeout", Config{URL: "redis://127.0.0.1:6379", Breaker: BreakerConfig{OpenTimeout: -1}}},
 		{"negative local entries", Config{URL: "redis://127.0.0.1:6379", LocalMaxEntries: -1}},
+		{"negative pool size", Config{URL: "redis://127.0.0.1:6379", PoolSize: -1}},
 		{"glob in prefix", Config{URL: "redis://127.0.0.1:6379", Prefix: "app*:"}},
 		{"space in prefix", Config{URL: "redis://127.0.0.1:6379", Prefix: "a b:"}},
 		{"long prefix", Config{URL: "redis://127.0.0.1:6379", Prefix: strings.Repeat("p", 65)}},
