@@ -72,7 +72,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log `format`: json or text")
 	fs.BoolVar(&c.AccessLog, "access-log", false, "log one line per request (route, status, latency, tenant; never request data)")
-	fs.IntVar(&c.LocalCacheSize, "local-cache-size", 100_000, "`entries` each in-process cache tier keeps at most (devices, decisions, subjects, replay,\nrate limits); about 200 bytes each. Redis, when configured, holds the rest")
+	fs.IntVar(&c.LocalCacheSize, "local-cache-size", localcache.DefaultMaxEntries, "`entries` each in-process cache tier keeps at most (devices, decisions, subjects, replay,\nrate limits); about 200 bytes each. Redis, when configured, holds the rest")
 	fs.StringVar(&c.CacheSecretFile, "cache-secret-file", "", "`file` holding the secret (at least 32 bytes) that keys every HMAC of a reference and every\ncache key; replicas must share it (default: random per process, so replicas share nothing)")
 	fs.DurationVar(&c.DecisionCacheTTL, "decision-cache-ttl", service.DefaultDecisionCacheTTL, "how long a cached decision is served for identical normalized inputs")
 	fs.DurationVar(&c.ReuseMaxAge, "reuse-max-age", service.DefaultReuseMaxAge, "longest re-use of a subject's earlier assurance (it ends sooner at the next age the policy knows)")

@@ -18,9 +18,12 @@ import (
 	"github.com/maypok86/otter/v2"
 )
 
-// DefaultMaxEntries bounds a DeviceMemory whose Options leave MaxEntries
-// unset. At roughly 200 bytes per entry it caps the memory near 20 MB.
-const DefaultMaxEntries = 100_000
+// DefaultMaxEntries bounds a tier whose Options leave MaxEntries unset. At
+// roughly 200 bytes per entry it caps one tier near 10 MB. Measured at
+// 3,500 checks/s with Redis (the tiers fill within a minute): resident
+// memory plateaued at 210-216 MB with 100,000 entries and 158-170 MB with
+// 50,000.
+const DefaultMaxEntries = 50_000
 
 // Sentinel errors, wrapped with %w, for calls that could only come from a
 // programming mistake in the caller.
