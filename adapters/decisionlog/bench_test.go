@@ -2,7 +2,9 @@ package decisionlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -20,9 +22,24 @@ func benchAppend(b *testing.B, async bool, age time.Duration, parallelism int) {
 	b.ReportAllocs()
 	cpu0 := processCPU(b)
 	b.ResetTimer()
+	var overloaded atomic.Int64
+	// appendOne appends, waiting out ErrOverloaded as a caller retrying
+	// after its 503 would: an async producer outruns the disk and meets
+	// the queue's bound, and what is measured is then the rate the log
+	// sustains.
+	appendOne := func(i int) error {
+		for {
+			_, _, err := l.Append(ctx, testEntry(i))
+			if !errors.Is(err, ErrOverloaded) {
+				return err
+			}
+			overloaded.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+	}
 	if parallelism == 0 {
 		for i := 0; b.Loop(); i++ {
-			if _, _, err := l.Append(ctx, testEntry(i)); err != nil {
+			if err := appendOne(i); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -30,7 +47,7 @@ func benchAppend(b *testing.B, async bool, age time.Duration, parallelism int) {
 		b.SetParallelism(parallelism)
 		b.RunParallel(func(pb *testing.PB) {
 			for i := 0; pb.Next(); i++ {
-				if _, _, err := l.Append(ctx, testEntry(i)); err != nil {
+				if err := appendOne(i); err != nil {
 					b.Error(err)
 					return
 				}
@@ -39,6 +56,7 @@ func benchAppend(b *testing.B, async bool, age time.Duration, parallelism int) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	b.ReportMetric(float64(overloaded.Load())/float64(b.N), "overloaded/op")
 	// CPU of the whole process (Tessera's sequencer included) per append:
 	// the cost a decision pays for the log, whoever's goroutine pays it.
 	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/append")

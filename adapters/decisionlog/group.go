@@ -25,7 +25,9 @@ const tesseraLinger = 500 * time.Microsecond
 // load an entry is written at once; under load batches grow with the rate,
 // so the per-batch cost (files, fsyncs: the largest CPU cost of a decision
 // on a cloud disk) is shared by more decisions. interval sets the shortest
-// time between batch starts, bounding batches per second.
+// time between batch starts, bounding batches per second, except that a
+// full batch goes at once: pacing would only cap throughput at
+// maxSize/interval.
 type committer struct {
 	add        func(context.Context, *tessera.Entry) tessera.IndexFuture
 	maxSize    int                    // most entries in one batch
@@ -127,7 +129,8 @@ func (c *committer) run() {
 			return
 		}
 		for {
-			if wait := c.interval - time.Since(last); wait > 0 {
+			// A full batch waiting gains nothing from pacing: it cannot grow.
+			if wait := c.interval - time.Since(last); wait > 0 && !c.fullBatchWaiting() {
 				pace.Reset(wait)
 				select {
 				case <-pace.C:
@@ -141,6 +144,13 @@ func (c *committer) run() {
 			}
 		}
 	}
+}
+
+// fullBatchWaiting reports whether the oldest waiting group is full.
+func (c *committer) fullBatchWaiting() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue) > 0 && len(c.queue[0].entries) >= c.maxSize
 }
 
 // writeNext takes the oldest group, hands its entries to Tessera in one

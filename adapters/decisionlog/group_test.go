@@ -284,3 +284,29 @@ func TestCommitterFailure(t *testing.T) {
 		t.Errorf("async entries reported lost = %d, want 2", got)
 	}
 }
+
+// TestCommitterFullBatchSkipsPacing: a full batch is written at once,
+// however recently the previous one started; a partial one waits its turn.
+func TestCommitterFullBatchSkipsPacing(t *testing.T) {
+	f := newFakeSequencer()
+	f.gate = make(chan struct{})
+	c := newCommitter(f.add, 2, 100, time.Hour, (&asyncFailure{}).record)
+	first := appendAll(t, c, "a") // the log is idle: written at once
+	<-f.sealed
+	full := appendAll(t, c, "b", "c")
+	partial := appendAll(t, c, "d")
+	close(f.gate)
+	collect(t, first, 1)
+	collect(t, full, 2) // within the hour's pacing: only because it is full
+	select {
+	case r := <-partial:
+		t.Fatalf("a partial batch skipped the pacing: %+v", r)
+	case <-time.After(100 * time.Millisecond):
+	}
+	closeCommitter(t, c) // close does not wait for the pacing
+	collect(t, partial, 1)
+	want := [][]string{{"a"}, {"b", "c"}, {"d"}}
+	if w := f.snapshot(); !slices.EqualFunc(w, want, slices.Equal) {
+		t.Errorf("writes = %v, want %v", w, want)
+	}
+}

@@ -70,6 +70,14 @@ func openLog(t testing.TB, opts Options) *Log {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
+	// Registered after the caller's TempDir, so it runs before the folder
+	// is removed: a test that fails early must not leave Tessera writing
+	// into a deleted folder (it panics). Close is idempotent.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = l.Close(ctx)
+	})
 	return l
 }
 
