@@ -32,7 +32,9 @@ const (
 	// DefaultMaxPending bounds the entries waiting to be written: at this
 	// depth the disk is far behind (tens of batches), and failing fast
 	// with a 503 beats queueing into timeouts and unbounded memory.
-	DefaultMaxPending = 64 * DefaultBatchMaxSize
+	DefaultMaxPending = pendingBatches * DefaultBatchMaxSize
+	// pendingBatches is how many full batches may wait by default.
+	pendingBatches = 64
 	// DefaultCheckpointInterval is how often a new signed checkpoint is
 	// published. Durability does not depend on it (sequencing does); it
 	// bounds how stale GET /log/checkpoint can be. The POSIX driver refuses
@@ -64,7 +66,7 @@ type Options struct {
 	BatchMaxSize int
 	BatchMaxAge  time.Duration
 	// MaxPending bounds the entries waiting to be written; see
-	// DefaultMaxPending.
+	// DefaultMaxPending. Default: 64 batches of BatchMaxSize.
 	MaxPending int
 	// CheckpointInterval is how often checkpoints are published (>= 100 ms).
 	CheckpointInterval time.Duration
@@ -92,7 +94,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.BatchMaxAge = DefaultBatchMaxAge
 	}
 	if o.MaxPending == 0 {
-		o.MaxPending = max(DefaultMaxPending, 4*o.BatchMaxSize)
+		o.MaxPending = pendingBatches * o.BatchMaxSize
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = DefaultCheckpointInterval
