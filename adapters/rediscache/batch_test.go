@@ -415,11 +415,16 @@ func TestWriteBatchAfterScriptFlush(t *testing.T) {
 		if err := c.ScriptFlush(ctx).Err(); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.WriteBatch(ctx, dev, age, time.Hour, nil, nil, nil); err != nil {
+		k := "dc:" + hkey(fmt.Sprint("value", i))
+		if err := e.WriteBatch(ctx, dev, age, time.Hour, []string{k}, [][]byte{[]byte("v")}, []time.Duration{time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		if got := c.Get(ctx, "flush:dev:"+dev).Val(); got != fmt.Sprint(age) {
 			t.Errorf("write %d: GET = %q, want %d", i, got, age)
+		}
+		// The value in the same pipeline as the failed EVALSHA is written.
+		if got := c.Get(ctx, "flush:"+k).Val(); got != "v" {
+			t.Errorf("write %d: value = %q, want v", i, got)
 		}
 	}
 	if n := e.opCount(t, "batch_write", "ok"); n != 2 {

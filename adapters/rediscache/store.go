@@ -124,15 +124,24 @@ func ceilMs(d time.Duration) time.Duration {
 // fails the whole round trip, so the caller answers from process memory.
 func execPipe(ctx context.Context, pipe redis.Pipeliner) error {
 	cmds, err := pipe.Exec(ctx)
+	return pipeErr(cmds, err, nil)
+}
+
+// pipeErr is execPipe's verdict on an executed pipeline's commands and
+// error, leaving out skip (a command the caller handles itself; nil for
+// none).
+func pipeErr(cmds []redis.Cmder, err error, skip redis.Cmder) error {
 	if err == nil {
 		return nil
 	}
 	for _, c := range cmds {
-		if cerr := c.Err(); cerr != nil && !errors.Is(cerr, redis.Nil) {
+		if cerr := c.Err(); c != skip && cerr != nil && !errors.Is(cerr, redis.Nil) {
 			return cerr
 		}
 	}
-	if errors.Is(err, redis.Nil) {
+	if errors.Is(err, redis.Nil) || skip != nil {
+		// With skip, err is skip's own error or another command's, and every
+		// other command's was checked above.
 		return nil
 	}
 	return err
