@@ -31,29 +31,18 @@ func benchKeys(n int, ns string) []string {
 
 // BenchmarkStoreGetHitLocal: a Get answered from process memory.
 func BenchmarkStoreGetHitLocal(b *testing.B) {
-	e := newEnv(b, Config{LocalMaxTTL: time.Hour, Clock: time.Now})
-	ctx := context.Background()
-	keys := benchKeys(1024, "dc:")
-	for _, k := range keys {
-		if err := e.Set(ctx, k, []byte(`{"decision":"allow","band":"18_plus"}`), time.Hour); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	i := 0
-	for b.Loop() {
-		if _, ok, err := e.Get(ctx, keys[i%len(keys)]); !ok || err != nil {
-			b.Fatalf("Get: %t, %v", ok, err)
-		}
-		i++
-	}
+	benchGet(b, Config{LocalMaxTTL: time.Hour, Clock: time.Now})
 }
 
 // BenchmarkStoreGetRedis: a Get answered by Redis (no local copies), one
 // round trip (GET and PTTL pipelined), sequential.
 func BenchmarkStoreGetRedis(b *testing.B) {
-	e := newEnv(b, Config{LocalMaxTTL: -1, Clock: time.Now})
+	benchGet(b, Config{LocalMaxTTL: -1, Clock: time.Now})
+}
+
+// benchGet measures Get over 1,024 stored decisions with cfg.
+func benchGet(b *testing.B, cfg Config) {
+	e := newEnv(b, cfg)
 	ctx := context.Background()
 	keys := benchKeys(1024, "dc:")
 	for _, k := range keys {
