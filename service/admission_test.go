@@ -100,6 +100,20 @@ func receive(t *testing.T, ch <-chan postResult) postResult {
 	}
 }
 
+// newOneSlotEnv builds a test service with one in-flight slot and the
+// given queue timeout; install puts g where checks are to block.
+func newOneSlotEnv(t *testing.T, g *gate, queueTimeout time.Duration, install func(*Options)) *testEnv {
+	t.Helper()
+	e := newTestEnvWith(t, func(_ *testEnv, o *Options) {
+		o.MaxInFlight, o.QueueTimeout = 1, queueTimeout
+		install(o)
+	})
+	// Registered after the server's Close, so it runs first: a failing
+	// test must not leave requests blocked and Close waiting for them.
+	t.Cleanup(g.release)
+	return e
+}
+
 const evidenceCheck = `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"age_estimation","provider":"p","token":"x.y.z"}],"context":{"nonce":"n"}}`
 
 // TestAdmissionQueuesAndRefuses: with every slot held, a check waits its
@@ -108,14 +122,7 @@ const evidenceCheck = `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"
 // are decided again.
 func TestAdmissionQueuesAndRefuses(t *testing.T) {
 	g := newGate()
-	e := newTestEnvWith(t, func(_ *testEnv, o *Options) {
-		o.Evidence = gatedVerifier{g}
-		o.MaxInFlight = 1
-		o.QueueTimeout = 50 * time.Millisecond
-	})
-	// Registered after the server's Close, so it runs first: a failing
-	// test must not leave requests blocked and Close waiting for them.
-	t.Cleanup(g.release)
+	e := newOneSlotEnv(t, g, 50*time.Millisecond, func(o *Options) { o.Evidence = gatedVerifier{g} })
 	holder := postAsync(t, e, evidenceCheck)
 	g.arrived(t, "the first check")
 
@@ -151,12 +158,7 @@ func TestAdmissionQueuesAndRefuses(t *testing.T) {
 // keep others from being decided.
 func TestAdmissionFreesSlotBeforeLog(t *testing.T) {
 	g := newGate()
-	e := newTestEnvWith(t, func(_ *testEnv, o *Options) {
-		o.DecisionLog = gatedLog{g}
-		o.MaxInFlight = 1
-		o.QueueTimeout = 10 * time.Second
-	})
-	t.Cleanup(g.release)
+	e := newOneSlotEnv(t, g, 10*time.Second, func(o *Options) { o.DecisionLog = gatedLog{g} })
 	first := postAsync(t, e, `{"jurisdiction":"DE","declared":{"age":20}}`)
 	g.arrived(t, "the first check at the log")
 	second := postAsync(t, e, `{"jurisdiction":"GB","declared":{"age":30}}`)

@@ -355,11 +355,7 @@ func TestResponsesConformToOpenAPI(t *testing.T) {
 
 	t.Run("overloaded", func(t *testing.T) {
 		g := newGate()
-		env := newTestEnvWith(t, func(_ *testEnv, o *Options) {
-			o.Evidence = gatedVerifier{g}
-			o.MaxInFlight, o.QueueTimeout = 1, 10*time.Millisecond
-		})
-		t.Cleanup(g.release)
+		env := newOneSlotEnv(t, g, 10*time.Millisecond, func(o *Options) { o.Evidence = gatedVerifier{g} })
 		held := postAsync(t, env, evidenceCheck)
 		g.arrived(t, "the check holding the slot")
 		tc := exchange{body: `{"jurisdiction":"DE","declared":{"age":30}}`, status: 503, code: CodeOverloaded,
