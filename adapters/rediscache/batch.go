@@ -69,7 +69,7 @@ func (s *Store) ReadBatch(ctx context.Context, deviceKey string, keys []string) 
 		for j, i := range remote {
 			reads[j] = s.queueValueRead(ctx, pipe, keys[i])
 		}
-		if err := execPipe(ctx, pipe); err != nil {
+		if err := s.execPipe(ctx, pipe); err != nil {
 			return reply{}, err
 		}
 		r := reply{values: make([]valueReply, len(reads))}
@@ -143,14 +143,17 @@ func (s *Store) WriteBatch(ctx context.Context, deviceKey string, age int, windo
 		for i, k := range keys {
 			pipe.Set(ctx, s.prefix+k, vals[i], ceilMs(ttls[i]))
 		}
-		cmds, err := pipe.Exec(ctx)
+		cmds := pipe.Cmds()
+		if err := s.pipes.run(ctx, cmds); err != nil {
+			return struct{}{}, err
+		}
 		if record == nil || !redis.HasErrorPrefix(record.Err(), "NOSCRIPT") {
-			return struct{}{}, pipeErr(cmds, err, nil)
+			return struct{}{}, cmdsErr(cmds, nil)
 		}
 		// Redis restarted or flushed its scripts. The sets went through (a
 		// pipeline is not a transaction), so only the device record is
 		// redone, by Run, which also loads the script for later batches.
-		if err := pipeErr(cmds, err, record); err != nil {
+		if err := cmdsErr(cmds, record); err != nil {
 			return struct{}{}, err
 		}
 		return struct{}{}, recordAge.Run(ctx, s.client, devKeys, devArgs...).Err()

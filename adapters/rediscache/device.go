@@ -38,7 +38,7 @@ func (s *Store) LowestDeclaredAge(ctx context.Context, key string) (int, bool, e
 	r, err := call(s, ctx, opDeviceGet, func(ctx context.Context) (deviceReply, error) {
 		pipe := s.client.Pipeline()
 		read := s.queueDeviceRead(ctx, pipe, key)
-		if err := execPipe(ctx, pipe); err != nil {
+		if err := s.execPipe(ctx, pipe); err != nil {
 			return deviceReply{}, err
 		}
 		return read.reply(), nil

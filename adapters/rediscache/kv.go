@@ -23,7 +23,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	r, err := call(s, ctx, opGet, func(ctx context.Context) (valueReply, error) {
 		pipe := s.client.Pipeline()
 		read := s.queueValueRead(ctx, pipe, key)
-		if err := execPipe(ctx, pipe); err != nil {
+		if err := s.execPipe(ctx, pipe); err != nil {
 			return valueReply{}, err
 		}
 		return read.reply(), nil

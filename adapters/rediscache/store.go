@@ -2,7 +2,6 @@ package rediscache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -21,6 +20,7 @@ import (
 // release it with Close. A Store is safe for concurrent use.
 type Store struct {
 	client      redis.UniversalClient
+	pipes       *sharedPipe
 	rate        *redis_rate.Limiter
 	cb          *gobreaker.TwoStepCircuitBreaker[struct{}]
 	prefix      string
@@ -77,6 +77,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		tripped:     make(chan struct{}, 1),
 		closing:     make(chan struct{}),
 	}
+	s.pipes = newSharedPipe(client, cfg.Timeout)
 	s.cb = newBreaker(cfg.Breaker, s.onStateChange)
 	s.metrics = newMetrics(s.cb.State)
 	s.wg.Add(1)
@@ -119,32 +120,16 @@ func ceilMs(d time.Duration) time.Duration {
 	return d
 }
 
-// execPipe sends the commands queued in pipe in one round trip. A miss
-// (redis.Nil) is an answer, not an error; any other error of any command
-// fails the whole round trip, so the caller answers from process memory.
-func execPipe(ctx context.Context, pipe redis.Pipeliner) error {
-	cmds, err := pipe.Exec(ctx)
-	return pipeErr(cmds, err, nil)
-}
-
-// pipeErr is execPipe's verdict on an executed pipeline's commands and
-// error, leaving out skip (a command the caller handles itself; nil for
-// none).
-func pipeErr(cmds []redis.Cmder, err error, skip redis.Cmder) error {
-	if err == nil {
-		return nil
+// execPipe sends the commands queued in pipe in one round trip, in a
+// pipeline shared with concurrent callers (see sharedPipe). A miss
+// (redis.Nil) is an answer, not an error; any other error of any of the
+// caller's commands fails its round trip, so it answers from process memory.
+func (s *Store) execPipe(ctx context.Context, pipe redis.Pipeliner) error {
+	cmds := pipe.Cmds()
+	if err := s.pipes.run(ctx, cmds); err != nil {
+		return err
 	}
-	for _, c := range cmds {
-		if cerr := c.Err(); c != skip && cerr != nil && !errors.Is(cerr, redis.Nil) {
-			return cerr
-		}
-	}
-	if errors.Is(err, redis.Nil) || skip != nil {
-		// With skip, err is skip's own error or another command's, and every
-		// other command's was checked above.
-		return nil
-	}
-	return err
+	return cmdsErr(cmds, nil)
 }
 
 // redisLogger sends go-redis' internal messages (one per failed dial, for
