@@ -26,8 +26,12 @@ func newBreaker(bc BreakerConfig, onChange func(name string, from, to gobreaker.
 		ReadyToTrip: func(c gobreaker.Counts) bool {
 			return c.ConsecutiveFailures >= bc.ConsecutiveFailures
 		},
-		// A call the caller gave up on says nothing about Redis.
-		IsExcluded:    func(err error) bool { return errors.As(err, new(callerGone)) },
+		// A call the caller gave up on says nothing about Redis; nor does
+		// one whose shared pipeline's failure another call reports, or that
+		// waited too long in this process' queue (notCounted).
+		IsExcluded: func(err error) bool {
+			return errors.As(err, new(callerGone)) || errors.As(err, new(notCounted))
+		},
 		OnStateChange: onChange,
 	})
 }

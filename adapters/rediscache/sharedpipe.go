@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -55,10 +56,24 @@ type sharedPipe struct {
 
 // pipeGroup is the commands of the callers that share one pipeline.
 type pipeGroup struct {
-	cmds []redis.Cmder
-	err  error         // a failure of the whole pipeline; set before done closes
-	done chan struct{} // closed once every command has its result
+	cmds     []redis.Cmder
+	err      error         // a failure of the whole pipeline; set before done closes
+	done     chan struct{} // closed once every command has its result
+	reported atomic.Bool   // one caller has returned err as countable
 }
+
+// notCounted marks a caller's error that the circuit breaker must not
+// count: the breaker counts Redis' failures, not the callers one failure
+// reaches. A shared pipeline that fails is returned as is to one of its
+// callers and as notCounted to the others; a caller that gives up while
+// queued for a lane saw this process' queue, not Redis, fail (if Redis is
+// what is slow, the pipelines in the lanes fail and are counted).
+// Without this, one slow pipeline of thirty callers opened the breaker,
+// which needs five failures in a row, when the machine was busy.
+type notCounted struct{ err error }
+
+func (e notCounted) Error() string { return e.err.Error() }
+func (e notCounted) Unwrap() error { return e.err }
 
 func newSharedPipe(client redis.UniversalClient, timeout time.Duration) *sharedPipe {
 	return &sharedPipe{client: client, timeout: timeout}
@@ -69,7 +84,8 @@ func newSharedPipe(client redis.UniversalClient, timeout time.Duration) *sharedP
 // holds its own result and error, and run returns nil, or the error of a
 // pipeline that failed as a whole (a connection that broke, a timeout).
 // If ctx ends first run returns ctx.Err() at once; the commands may still
-// be sent, and the caller must not read them.
+// be sent, and the caller must not read them. Errors the breaker must not
+// count are wrapped in notCounted.
 func (p *sharedPipe) run(ctx context.Context, cmds []redis.Cmder) error {
 	if len(cmds) == 0 {
 		return nil
@@ -93,9 +109,12 @@ func (p *sharedPipe) run(ctx context.Context, cmds []redis.Cmder) error {
 	p.mu.Unlock()
 	select {
 	case <-g.done:
-		return g.err
+		if g.err == nil || g.reported.CompareAndSwap(false, true) {
+			return g.err
+		}
+		return notCounted{g.err}
 	case <-ctx.Done():
-		return ctx.Err()
+		return notCounted{ctx.Err()}
 	}
 }
 

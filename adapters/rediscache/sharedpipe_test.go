@@ -353,3 +353,61 @@ func TestSharedPipeConcurrentCallersReadTheirOwn(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSharedPipeFailureCountsOnce: the breaker counts a failed shared
+// pipeline once, however many callers rode it, but still opens on
+// failures in a row of callers alone.
+func TestSharedPipeFailureCountsOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "redis://" + ln.Addr().String() + "/0"
+	ln.Close() // nothing listens there now
+	tests := []struct {
+		name      string
+		callers   int
+		shared    bool
+		wantState string
+	}{
+		{"30 callers in one pipeline", 30, true, "closed"},
+		{"5 callers one after another", 5, false, "open"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The start-up ping fails too: one failure before the callers.
+			e := newEnv(t, Config{URL: url, Timeout: 5 * time.Second, Breaker: BreakerConfig{ConsecutiveFailures: 5}})
+			ctx := context.Background()
+			read := func(i int) {
+				_, _, _, found, err := e.ReadBatch(ctx, "", []string{hkey(fmt.Sprint("k", i))})
+				if err != nil || found[0] {
+					t.Errorf("ReadBatch = %v, %v; want a miss from process memory", found, err)
+				}
+			}
+			if !tt.shared {
+				for i := range tt.callers {
+					read(i)
+				}
+			} else {
+				gate := newPipeGate()
+				e.client.AddHook(gate)
+				t.Cleanup(gate.release)
+				laneErrs := fillLanes(t, e.pipes, gate, "lane") // not through the breaker
+				var wg sync.WaitGroup
+				for i := range tt.callers {
+					wg.Add(1)
+					go func() { defer wg.Done(); read(i) }()
+				}
+				waitQueued(t, e.pipes, tt.callers*2) // GET and PTTL each
+				gate.release()
+				wg.Wait()
+				for range sharedPipeLanes {
+					<-laneErrs
+				}
+			}
+			if got := e.State(); got != tt.wantState {
+				t.Errorf("breaker %s, want %s", got, tt.wantState)
+			}
+		})
+	}
+}
