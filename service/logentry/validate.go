@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"regexp"
 	"slices"
 	"time"
 )
@@ -36,20 +35,24 @@ func (e *FieldError) Unwrap() error { return ErrSchema }
 // no spaces, no '@', no upper-case free text, bounded lengths, so a name,
 // e-mail address, phone number or birth date cannot fit in any of them
 // without also matching a known enum (which Validate checks separately).
-var (
-	uuidRE         = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-	timeRE         = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$`)
-	tenantRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	jurisdictionRE = regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`)
-	ruleRE         = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$`)
-	policyIDRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	// identityShapeRE finds fragments shaped like a date or a phone or
-	// document number inside an otherwise valid slug: slugs are configured
-	// by operators, but a slug is the one shape that could carry such data.
-	identityShapeRE = regexp.MustCompile(`[0-9]{4}[-._][0-9]{1,2}[-._][0-9]{1,2}|[0-9]{1,2}[-._][0-9]{1,2}[-._][0-9]{4}|[0-9]{7,}`)
-	policyHashRE    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	sha256HexRE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
+// They are matched by the hand-written functions in match.go, each exactly
+// the language of its expression below (FuzzMatchers checks them against
+// these expressions, which the tests keep as the oracle):
+//
+//	decision_id       isUUID            ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
+//	time              isEntryTime       ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$
+//	tenant, policy.id isSlug            ^[a-z0-9][a-z0-9._-]{0,63}$
+//	jurisdiction      isJurisdiction    ^[A-Z]{2}(-[A-Z0-9]{1,3})?$
+//	rules[i]          isRuleID          ^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$
+//	policy.hash       isPolicyHash      ^sha256:[0-9a-f]{64}$
+//	attestation       isSHA256Hex       ^[0-9a-f]{64}$
+//
+// hasIdentityShape finds fragments shaped like a date or a phone or
+// document number inside an otherwise valid slug (a search, not anchored):
+// slugs are configured by operators, but a slug is the one shape that could
+// carry such data.
+//
+//	[0-9]{4}[-._][0-9]{1,2}[-._][0-9]{1,2}|[0-9]{1,2}[-._][0-9]{1,2}[-._][0-9]{4}|[0-9]{7,}
 
 // Limits on list sizes: generous for real decisions, small enough that an
 // entry cannot become a side channel of arbitrary size.
@@ -86,19 +89,19 @@ func (e *Entry) Validate() error {
 	if e.V != Version {
 		return bad("v", fmt.Sprintf("must be %d", Version))
 	}
-	if !uuidRE.MatchString(e.DecisionID) {
+	if !isUUID(e.DecisionID) {
 		return bad("decision_id", "must be a lower-case UUID")
 	}
-	if !timeRE.MatchString(e.Time) {
+	if !isEntryTime(e.Time) {
 		return bad("time", "must be RFC 3339 UTC with second precision (YYYY-MM-DDTHH:MM:SSZ)")
 	}
-	if t, err := time.Parse(time.RFC3339, e.Time); err != nil || t.UTC().Format(time.RFC3339) != e.Time {
+	if !isRealTime(e.Time) {
 		return bad("time", "must be a real date and time")
 	}
-	if !tenantRE.MatchString(e.Tenant) || identityShapeRE.MatchString(e.Tenant) {
+	if !isSlug(e.Tenant) || hasIdentityShape(e.Tenant) {
 		return bad("tenant", "must be a tenant slug ([a-z0-9][a-z0-9._-]{0,63}, no date or long number)")
 	}
-	if !jurisdictionRE.MatchString(e.Jurisdiction) {
+	if !isJurisdiction(e.Jurisdiction) {
 		return bad("jurisdiction", "must be an ISO 3166 code (CC or CC-SUB)")
 	}
 	if !slices.Contains(stages, e.Stage) {
@@ -117,7 +120,8 @@ func (e *Entry) Validate() error {
 	if e.DeviceHistory != nil && (*e.DeviceHistory < 0 || *e.DeviceHistory > maxAge) {
 		return bad("device_history", "must be a whole number of years, 0 to 130")
 	}
-	for _, k := range sortedKeys(e.Signals) {
+	var keyBuf [4]string // room for the known signals without allocating
+	for _, k := range appendSortedKeys(keyBuf[:0], e.Signals) {
 		if err := validateSignal(k, e.Signals[k]); err != nil {
 			return err
 		}
@@ -140,7 +144,7 @@ func (e *Entry) Validate() error {
 		return bad("rules", fmt.Sprintf("must list at most %d rule ids", maxRules))
 	}
 	for i, r := range e.Rules {
-		if len(r) > maxRuleLen || !ruleRE.MatchString(r) {
+		if len(r) > maxRuleLen || !isRuleID(r) {
 			return bad(fmt.Sprintf("rules[%d]", i), "must be a rule id (<pack>.<rule>, lower case)")
 		}
 	}
@@ -158,17 +162,17 @@ func (e *Entry) Validate() error {
 			return bad(fmt.Sprintf("assurance.methods[%d]", i), "must not repeat a method")
 		}
 	}
-	if !policyIDRE.MatchString(e.Policy.ID) || identityShapeRE.MatchString(e.Policy.ID) {
+	if !isSlug(e.Policy.ID) || hasIdentityShape(e.Policy.ID) {
 		return bad("policy.id", "must be a policy slug ([a-z0-9][a-z0-9._-]{0,63}, no date or long number)")
 	}
-	if !policyHashRE.MatchString(e.Policy.Hash) {
+	if !isPolicyHash(e.Policy.Hash) {
 		return bad("policy.hash", "must be sha256: and 64 lower-case hex digits")
 	}
-	if !sha256HexRE.MatchString(e.AttestationSHA256) {
+	if !isSHA256Hex(e.AttestationSHA256) {
 		return bad("attestation_sha256", "must be 64 lower-case hex digits")
 	}
 	if s := e.Shadow; s != nil {
-		if !policyHashRE.MatchString(s.PolicyHash) {
+		if !isPolicyHash(s.PolicyHash) {
 			return bad("shadow.policy_hash", "must be sha256: and 64 lower-case hex digits")
 		}
 		if !slices.Contains(decisions, s.Decision) {
@@ -196,8 +200,23 @@ func validateSignal(name string, v float64) error {
 	return nil
 }
 
-func sortedKeys(m map[string]float64) []string {
-	keys := make([]string, 0, len(m))
+// isRealTime reports whether s, already of the form isEntryTime accepts,
+// names a real instant that formats back to exactly s. The formatting goes
+// to a stack buffer: the same check as comparing with Format's string,
+// without allocating that string on every logged decision.
+func isRealTime(s string) bool {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return false
+	}
+	var buf [len("2006-01-02T15:04:05Z07:00")]byte
+	return string(t.UTC().AppendFormat(buf[:0], time.RFC3339)) == s
+}
+
+// appendSortedKeys appends m's keys to keys and sorts them, so Validate
+// reports the same field first for the same entry. With a stack array
+// behind keys, a map of the known signals costs no allocation.
+func appendSortedKeys(keys []string, m map[string]float64) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
