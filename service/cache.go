@@ -1,12 +1,9 @@
 package service
 
 import (
+	"cmp"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
-	"hash"
 	"log/slog"
-	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -82,44 +79,39 @@ var cborEnc, _ = cbor.CoreDetEncOptions().EncMode()
 // midnight), stage, declared age, device history, quantized signals, the
 // re-used prior, and what each accepted piece of evidence established.
 func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Input, asOf policy.Date) string {
-	m := s.hmacs.Get().(hash.Hash)
-	m.Reset()
-	defer s.hmacs.Put(m)
-	field := func(v string) {
-		writeLen(m, len(v))
-		m.Write([]byte(v))
-	}
-	num := func(f float64) {
-		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], math.Float64bits(f))
-		m.Write(b[:])
-	}
-	field("decision/v2")
-	field(tenant)
-	field(pol.Hash())
-	field(in.Jurisdiction)
-	field(asOf.String())
-	field(in.Stage)
-	field(strconv.Itoa(in.Age))
+	k := s.getKeyHasher()
+	defer s.putKeyHasher(k)
+	k.field("decision/v2")
+	k.field(tenant)
+	k.field(pol.Hash())
+	k.field(in.Jurisdiction)
+	k.dateField(asOf)
+	k.field(in.Stage)
+	k.intField(in.Age)
 	if in.DeviceHistory {
-		field("device:" + strconv.Itoa(in.DeviceMinAge))
+		start := k.begin()
+		k.buf = append(k.buf, "device:"...)
+		k.buf = strconv.AppendInt(k.buf, int64(in.DeviceMinAge), 10)
+		k.end(start)
 	} else {
-		field("device:none")
+		k.field("device:none")
 	}
-	names := make([]string, 0, len(in.Signals))
-	for name := range in.Signals {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
-		field(name)
-		num(in.Signals[name])
+	var nameBuf [4]string // room for the known signals without allocating
+	for _, name := range sortedKeys(nameBuf[:0], in.Signals) {
+		k.field(name)
+		k.num(in.Signals[name])
 	}
 	if p := in.Prior; p != nil {
-		field("prior")
-		field(strconv.Itoa(p.AgeMin) + "-" + strconv.Itoa(p.AgeMax) + ":" + p.Level)
+		k.field("prior")
+		start := k.begin()
+		k.buf = strconv.AppendInt(k.buf, int64(p.AgeMin), 10)
+		k.buf = append(k.buf, '-')
+		k.buf = strconv.AppendInt(k.buf, int64(p.AgeMax), 10)
+		k.buf = append(k.buf, ':')
+		k.buf = append(k.buf, p.Level...)
+		k.end(start)
 		for _, meth := range p.Methods {
-			field(meth)
+			k.field(meth)
 		}
 	}
 	for i := range in.Evidence {
@@ -127,34 +119,55 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 		if !e.Accepted() {
 			continue
 		}
-		field("evidence:" + e.Type)
+		start := k.begin()
+		k.buf = append(k.buf, "evidence:"...)
+		k.buf = append(k.buf, e.Type...)
+		k.end(start)
 		if e.Age != nil {
-			field("age:" + strconv.Itoa(*e.Age))
+			start := k.begin()
+			k.buf = append(k.buf, "age:"...)
+			k.buf = strconv.AppendInt(k.buf, int64(*e.Age), 10)
+			k.end(start)
 		}
 		if e.Estimate != nil {
-			field("estimate")
-			num(*e.Estimate)
-			num(e.Uncertainty)
-			field(strconv.FormatBool(e.Liveness))
+			k.field("estimate")
+			k.num(*e.Estimate)
+			k.num(e.Uncertainty)
+			k.field(strconv.FormatBool(e.Liveness))
 		}
-		overs := make([]int, 0, len(e.Over))
-		for t := range e.Over {
-			overs = append(overs, t)
+		var overBuf [8]int
+		for _, t := range sortedKeys(overBuf[:0], e.Over) {
+			start := k.begin()
+			k.buf = append(k.buf, "over:"...)
+			k.buf = strconv.AppendInt(k.buf, int64(t), 10)
+			k.buf = append(k.buf, '=')
+			k.buf = strconv.AppendBool(k.buf, e.Over[t])
+			k.end(start)
 		}
-		slices.Sort(overs)
-		for _, t := range overs {
-			field("over:" + strconv.Itoa(t) + "=" + strconv.FormatBool(e.Over[t]))
-		}
-		field("range:" + strconv.Itoa(e.Lower) + "-" + strconv.Itoa(e.Upper) + ":" + e.Source)
-		field("consent:" + strconv.FormatBool(e.Consent))
+		start = k.begin()
+		k.buf = append(k.buf, "range:"...)
+		k.buf = strconv.AppendInt(k.buf, int64(e.Lower), 10)
+		k.buf = append(k.buf, '-')
+		k.buf = strconv.AppendInt(k.buf, int64(e.Upper), 10)
+		k.buf = append(k.buf, ':')
+		k.buf = append(k.buf, e.Source...)
+		k.end(start)
+		start = k.begin()
+		k.buf = append(k.buf, "consent:"...)
+		k.buf = strconv.AppendBool(k.buf, e.Consent)
+		k.end(start)
 	}
-	return nsDecision + hex.EncodeToString(m.Sum(nil))
+	return k.key(nsDecision)
 }
 
-func writeLen(h hash.Hash, n int) {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], uint32(n))
-	h.Write(b[:])
+// sortedKeys appends m's keys to keys and sorts them. With a stack array
+// behind keys, a small map costs no allocation.
+func sortedKeys[K cmp.Ordered, V any](keys []K, m map[K]V) []K {
+	for key := range m {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // cacheable reports whether a result may be cached: fail-safe outcomes and

@@ -152,7 +152,7 @@ type Service struct {
 
 	admission *admission
 
-	// hmacs pools keyed hashers over refKey: every request computes two or
+	// hmacs pools *keyHasher over refKey: every request computes two or
 	// three HMACs, and hmac.New allocates two SHA-256 states each time.
 	hmacs sync.Pool
 }
@@ -231,7 +231,7 @@ func New(opts Options) (*Service, error) {
 			return nil, fmt.Errorf("generating the reference key: %w", err)
 		}
 	}
-	s.hmacs.New = func() any { return hmac.New(sha256.New, s.refKey) }
+	s.hmacs.New = func() any { return &keyHasher{mac: hmac.New(sha256.New, s.refKey)} }
 	s.metrics = newMetrics(s.registry)
 	s.SetPolicy(opts.Policy)
 	s.SetShadowPolicy(opts.ShadowPolicy)
