@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ageassure/ageassure/policy"
 )
@@ -57,7 +58,21 @@ type thresholdSet []policy.Threshold
 
 // MarshalJSON writes the thresholds as an object keyed by age.
 func (t thresholdSet) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 2+len(t)*12)
+	return t.appendJSON(make([]byte, 0, 2+len(t)*12)), nil
+}
+
+// MarshalJSONTo is what the json package calls instead of MarshalJSON (it
+// takes precedence): it hands the encoder the very bytes MarshalJSON
+// returns, as the json package does with MarshalJSON's result, but built
+// in a stack buffer, so the attestation and the response each save an
+// allocation.
+func (t thresholdSet) MarshalJSONTo(enc *jsontext.Encoder) error {
+	var buf [64]byte
+	return enc.WriteValue(t.appendJSON(buf[:0]))
+}
+
+// appendJSON appends the object form, e.g. {"13":true,"16":false}.
+func (t thresholdSet) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	for i, th := range t {
 		if i > 0 {
@@ -68,7 +83,7 @@ func (t thresholdSet) MarshalJSON() ([]byte, error) {
 		b = append(b, '"', ':')
 		b = strconv.AppendBool(b, th.Met)
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // UnmarshalJSON reads the object form back, so Go clients can decode a
