@@ -60,7 +60,8 @@ func validateCheck(req *CheckRequest, pol *policy.Policy, now time.Time) (*check
 		case age > MaxAge:
 			add("/declared/birth_date", FieldAgeOutOfRange, fmt.Sprintf("birth_date gives an age over %d", MaxAge))
 		default:
-			c.birthDate, c.age = &birth, age
+			c.birth, c.age = birth, age
+			c.birthDate = &c.birth
 		}
 	}
 
