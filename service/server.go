@@ -174,18 +174,28 @@ func (s *Service) handleAgeCheck(c *gin.Context) {
 
 // checkContentType accepts application/json, with or without a charset
 // parameter (which, if given, must be UTF-8: JSON is UTF-8).
+//
+// The problem is built only when the type is refused, and the usual exact
+// "application/json" (which ParseMediaType would accept, with no
+// parameters) skips the parser: every check passes through here, and both
+// cost allocations.
 func checkContentType(ct string) *Problem {
-	unsupported := newProblem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Unsupported media type",
-		"Send the body as Content-Type: application/json")
+	if ct == "application/json" {
+		return nil
+	}
+	unsupported := func() *Problem {
+		return newProblem(http.StatusUnsupportedMediaType, CodeUnsupportedMediaType, "Unsupported media type",
+			"Send the body as Content-Type: application/json")
+	}
 	if ct == "" {
-		return unsupported
+		return unsupported()
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return unsupported
+		return unsupported()
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return unsupported
+		return unsupported()
 	}
 	return nil
 }
