@@ -89,10 +89,7 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 	k.field(in.Stage)
 	k.intField(in.Age)
 	if in.DeviceHistory {
-		start := k.begin()
-		k.buf = append(k.buf, "device:"...)
-		k.buf = strconv.AppendInt(k.buf, int64(in.DeviceMinAge), 10)
-		k.end(start)
+		k.prefixedInt("device:", in.DeviceMinAge)
 	} else {
 		k.field("device:none")
 	}
@@ -103,13 +100,7 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 	}
 	if p := in.Prior; p != nil {
 		k.field("prior")
-		start := k.begin()
-		k.buf = strconv.AppendInt(k.buf, int64(p.AgeMin), 10)
-		k.buf = append(k.buf, '-')
-		k.buf = strconv.AppendInt(k.buf, int64(p.AgeMax), 10)
-		k.buf = append(k.buf, ':')
-		k.buf = append(k.buf, p.Level...)
-		k.end(start)
+		k.rangeField("", p.AgeMin, p.AgeMax, p.Level)
 		for _, meth := range p.Methods {
 			k.field(meth)
 		}
@@ -119,15 +110,9 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 		if !e.Accepted() {
 			continue
 		}
-		start := k.begin()
-		k.buf = append(k.buf, "evidence:"...)
-		k.buf = append(k.buf, e.Type...)
-		k.end(start)
+		k.prefixedField("evidence:", e.Type)
 		if e.Age != nil {
-			start := k.begin()
-			k.buf = append(k.buf, "age:"...)
-			k.buf = strconv.AppendInt(k.buf, int64(*e.Age), 10)
-			k.end(start)
+			k.prefixedInt("age:", *e.Age)
 		}
 		if e.Estimate != nil {
 			k.field("estimate")
@@ -144,18 +129,8 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 			k.buf = strconv.AppendBool(k.buf, e.Over[t])
 			k.end(start)
 		}
-		start = k.begin()
-		k.buf = append(k.buf, "range:"...)
-		k.buf = strconv.AppendInt(k.buf, int64(e.Lower), 10)
-		k.buf = append(k.buf, '-')
-		k.buf = strconv.AppendInt(k.buf, int64(e.Upper), 10)
-		k.buf = append(k.buf, ':')
-		k.buf = append(k.buf, e.Source...)
-		k.end(start)
-		start = k.begin()
-		k.buf = append(k.buf, "consent:"...)
-		k.buf = strconv.AppendBool(k.buf, e.Consent)
-		k.end(start)
+		k.rangeField("range:", e.Lower, e.Upper, e.Source)
+		k.field(consentField(e.Consent))
 	}
 	return k.key(nsDecision)
 }

@@ -72,9 +72,42 @@ func (k *keyHasher) end(start int) {
 }
 
 // intField is field(strconv.Itoa(v)) without the string.
-func (k *keyHasher) intField(v int) {
+func (k *keyHasher) intField(v int) { k.prefixedInt("", v) }
+
+// prefixedField is field(prefix + v) without the string.
+func (k *keyHasher) prefixedField(prefix, v string) {
 	start := k.begin()
+	k.buf = append(k.buf, prefix...)
+	k.buf = append(k.buf, v...)
+	k.end(start)
+}
+
+// prefixedInt is field(prefix + strconv.Itoa(v)) without the string.
+func (k *keyHasher) prefixedInt(prefix string, v int) {
+	start := k.begin()
+	k.buf = append(k.buf, prefix...)
 	k.buf = strconv.AppendInt(k.buf, int64(v), 10)
+	k.end(start)
+}
+
+// consentField is "consent:" + strconv.FormatBool(v), as constants.
+func consentField(v bool) string {
+	if v {
+		return "consent:true"
+	}
+	return "consent:false"
+}
+
+// rangeField is field(prefix + lo + "-" + hi + ":" + tag) without the
+// string.
+func (k *keyHasher) rangeField(prefix string, lo, hi int, tag string) {
+	start := k.begin()
+	k.buf = append(k.buf, prefix...)
+	k.buf = strconv.AppendInt(k.buf, int64(lo), 10)
+	k.buf = append(k.buf, '-')
+	k.buf = strconv.AppendInt(k.buf, int64(hi), 10)
+	k.buf = append(k.buf, ':')
+	k.buf = append(k.buf, tag...)
 	k.end(start)
 }
 

@@ -61,6 +61,18 @@ func connectionSetUp(cmds []redis.Cmder) bool {
 	return false
 }
 
+// newGatedPipe returns a Store on the test Redis whose client's pipelines
+// are held by a gate (released at the end of the test at the latest), and
+// a sharedPipe on that client.
+func newGatedPipe(t *testing.T) (*env, *pipeGate, *sharedPipe) {
+	t.Helper()
+	e := newEnv(t, Config{})
+	gate := newPipeGate()
+	e.client.AddHook(gate)
+	t.Cleanup(gate.release)
+	return e, gate, newSharedPipe(e.client, 5*time.Second)
+}
+
 // queued is how many commands wait for a lane.
 func (p *sharedPipe) queued() int {
 	p.mu.Lock()
@@ -121,11 +133,7 @@ func TestSharedPipeGroupsWaitingCallers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, Config{})
-			gate := newPipeGate()
-			e.client.AddHook(gate)
-			t.Cleanup(gate.release)
-			p := newSharedPipe(e.client, 5*time.Second)
+			e, gate, p := newGatedPipe(t)
 			ctx := context.Background()
 			laneErrs := fillLanes(t, p, gate, e.prefix+"lane")
 
@@ -193,11 +201,7 @@ func TestSharedPipeGroupsWaitingCallers(t *testing.T) {
 // TestSharedPipeReplyErrorsStayWithTheirCaller: an error Redis answers for
 // one caller's command does not fail the callers it shared a pipeline with.
 func TestSharedPipeReplyErrorsStayWithTheirCaller(t *testing.T) {
-	e := newEnv(t, Config{})
-	gate := newPipeGate()
-	e.client.AddHook(gate)
-	t.Cleanup(gate.release)
-	p := newSharedPipe(e.client, 5*time.Second)
+	e, gate, p := newGatedPipe(t)
 	ctx := context.Background()
 	list, plain := e.prefix+"sp:list", e.prefix+"sp:plain"
 	if err := e.client.RPush(ctx, list, "x").Err(); err != nil {
@@ -254,11 +258,7 @@ func TestSharedPipeReplyErrorsStayWithTheirCaller(t *testing.T) {
 // TestSharedPipeWaiterGivesUp: a queued caller whose context ends returns
 // at once with the context's error, while the lanes are still busy.
 func TestSharedPipeWaiterGivesUp(t *testing.T) {
-	e := newEnv(t, Config{})
-	gate := newPipeGate()
-	e.client.AddHook(gate)
-	t.Cleanup(gate.release)
-	p := newSharedPipe(e.client, 5*time.Second)
+	e, gate, p := newGatedPipe(t)
 	laneErrs := fillLanes(t, p, gate, e.prefix+"lane")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
