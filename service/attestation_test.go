@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/ageassure/ageassure/policy"
 )
@@ -13,22 +14,6 @@ import (
 type thresholdSetV1 []policy.Threshold
 
 func (t thresholdSetV1) MarshalJSON() ([]byte, error) { return thresholdSet(t).MarshalJSON() }
-
-// claimsV1 is attestationClaims with thresholdSetV1.
-type claimsV1 struct {
-	Issuer         string          `json:"iss"`
-	Audience       string          `json:"aud"`
-	IssuedAt       int64           `json:"iat"`
-	Expires        int64           `json:"exp"`
-	ID             string          `json:"jti"`
-	Nonce          string          `json:"nonce,omitempty"`
-	Decision       policy.Decision `json:"decision"`
-	AgeBand        policy.Band     `json:"age_band"`
-	AgeEqualOrOver thresholdSetV1  `json:"age_equal_or_over"`
-	Assurance      Assurance       `json:"assurance"`
-	Jurisdiction   string          `json:"jurisdiction"`
-	Policy         string          `json:"policy"`
-}
 
 // TestThresholdSetMarshalJSONTo: the json package writes the same bytes
 // through MarshalJSONTo as through MarshalJSON, alone, inside the claims
@@ -64,12 +49,12 @@ func TestThresholdSetMarshalJSONTo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err = json.Marshal(&claimsV1{Issuer: "i", Audience: "acme", ID: "x", AgeEqualOrOver: thresholdSetV1(tt.set)})
-			if err != nil {
+			var members map[string]jsontext.Value
+			if err := json.Unmarshal(got, &members); err != nil {
 				t.Fatal(err)
 			}
-			if string(got) != string(want) {
-				t.Errorf("claims = %s\nwant     %s", got, want)
+			if m := members["age_equal_or_over"]; string(m) != string(want) {
+				t.Errorf("claims hold %s, want %s", m, want)
 			}
 			resp := CheckResponse{AgeEqualOrOver: thresholdSet(tt.set)}
 			if got, err = json.Marshal(&resp); err != nil {
