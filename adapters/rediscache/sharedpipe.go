@@ -24,13 +24,14 @@ import (
 // used: its async face sends a caller's commands as they come, so a lone
 // ReadBatch took two round trips instead of one, and its full-duplex face,
 // which keeps a pipeline whole, is for a standalone client only and left
-// Redis' CPU per check unchanged (44 us against 52 us; this: see the
-// README's Performance section).
+// Redis' CPU per check nearly unchanged (44 us against 52 us; with this
+// design, 20 us: see the README's Performance section).
 //
 // The rate limiter does not use them: it runs before admission control,
-// with as many callers as the clients send, and on shared pipelines those
-// callers' waits pushed reads past the timeout (at 8,000/s offered the
-// breaker opened: 1.45 fallbacks per request, 3,758/s).
+// with as many callers as the clients send, and on these shared pipelines
+// those callers' waits pushed reads past the timeout (at 8,000/s offered
+// the breaker opened: 1.45 fallbacks per request, 3,758/s); on shared
+// pipelines of its own it gained nothing.
 const (
 	// sharedPipeLanes is how many shared pipelines may execute at once.
 	// Redis runs commands one at a time, so more lanes only split the
