@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ageassure/ageassure/service/logentry"
 )
 
 // benchAppend appends b.N entries with the given settings and parallelism
@@ -92,6 +94,53 @@ func BenchmarkDurableLatency(b *testing.B) {
 func BenchmarkDurableThroughput(b *testing.B) {
 	for _, age := range []time.Duration{time.Millisecond, 5 * time.Millisecond, 10 * time.Millisecond} {
 		b.Run(fmt.Sprintf("age=%s", age), func(b *testing.B) { benchAppend(b, false, age, 64) })
+	}
+}
+
+// BenchmarkAsyncPacing: CPU per append in async mode at a fixed offered
+// rate, by pacing (--log-batch-age). A load test offers a rate, not a
+// backlog, so the batches are as large as rate x pacing and the per-batch
+// cost is shared by that many; a producer running flat out (the other
+// benchmarks) fills every batch to the cap whatever the pacing. Entries
+// are built before the clock starts. 20ms/256 is the durable default
+// applied to async, as before DefaultAsyncBatchMaxAge existed.
+func BenchmarkAsyncPacing(b *testing.B) {
+	entries := make([]*logentry.Entry, 1024)
+	for i := range entries {
+		entries[i] = testEntry(i)
+	}
+	for _, rate := range []int{2500, 8000} {
+		for _, c := range []struct {
+			age  time.Duration
+			size int
+		}{{20 * time.Millisecond, DefaultBatchMaxSize}, {DefaultAsyncBatchMaxAge, DefaultAsyncBatchMaxSize}, {250 * time.Millisecond, DefaultAsyncBatchMaxSize}} {
+			b.Run(fmt.Sprintf("rate=%d/age=%s/size=%d", rate, c.age, c.size), func(b *testing.B) {
+				opts := testOptions(b.TempDir())
+				opts.Async, opts.BatchMaxAge, opts.BatchMaxSize = true, c.age, c.size
+				opts.CheckpointInterval = time.Second
+				l := openLog(b, opts)
+				ctx := context.Background()
+				// 16 appends per tick: a ticker at the full rate would cost
+				// more than what is measured.
+				const perTick = 16
+				tick := time.NewTicker(time.Second * perTick / time.Duration(rate))
+				defer tick.Stop()
+				cpu0 := processCPU(b)
+				b.ResetTimer()
+				for i := 0; i < b.N; {
+					<-tick.C
+					for k := 0; k < perTick && i < b.N; k, i = k+1, i+1 {
+						if _, _, err := l.Append(ctx, entries[i%len(entries)]); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				b.StopTimer()
+				// Close writes what waits: part of the cost of what was appended.
+				closeLog(b, l)
+				b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/append")
+			})
+		}
 	}
 }
 
