@@ -21,6 +21,7 @@ type side struct {
 	targeter vegeta.Targeter
 	stats    *stats
 	server   serverCounters // from the target's /metrics, when it has one
+	host     hostCounters   // this process and the machine, during its slices
 	sent     uint64         // results received so far
 }
 
@@ -108,7 +109,9 @@ func attack(ctx context.Context, client *http.Client, plan attackPlan, sides []*
 				continue
 			}
 			before := scrapeServer(ctx, client, s.target)
+			hostBefore := sampleHost()
 			attackSlice(ctx, client, plan, s, d, onResult)
+			s.host.add(hostBefore, sampleHost())
 			s.server.add(before, scrapeServer(ctx, client, s.target))
 			s.stats.endSlice()
 		}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -38,7 +39,18 @@ const (
 	maxRequests = 100_000_000
 )
 
+// generatorGCPercent is the collector's GOGC unless the environment sets
+// one. The generator's live heap is small (connections, buffers, the
+// latency digest) but it allocates per request, and on the machine it
+// shares with the target every collection takes CPU from the service
+// under test: at 2,500/s, GOGC=400 cut the generator's CPU by 3-6% for a
+// few tens of MB more, which a short-lived tool can spare.
+const generatorGCPercent = 400
+
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(generatorGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()

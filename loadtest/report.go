@@ -135,10 +135,11 @@ type summary struct {
 	Codes      map[uint16]uint64
 	Errors     map[string]uint64
 	Server     serverCounters
+	Host       hostCounters
 }
 
-func (s *stats) summary(target string, server serverCounters) summary {
-	sum := summary{Target: target, Requests: s.requests, Decisions: s.decisions, Codes: s.codes, Errors: s.errors, Server: server}
+func (s *stats) summary(target string, server serverCounters, host hostCounters) summary {
+	sum := summary{Target: target, Requests: s.requests, Decisions: s.decisions, Codes: s.codes, Errors: s.errors, Server: server, Host: host}
 	if s.requests == 0 {
 		return sum
 	}
@@ -181,6 +182,9 @@ func writeReport(w io.Writer, sums []summary) error {
 		}
 		if line := fmtServer(s.Server, s.Requests); line != "" {
 			fmt.Fprintf(&buf, "server%s (/metrics): %s\n", label, line)
+		}
+		if line := fmtHost(s.Host, s.Requests); line != "" {
+			fmt.Fprintf(&buf, "load generator%s: %s\n", label, line)
 		}
 	}
 	if len(sums) == 2 && sums[0].Server.ok() && sums[1].Server.ok() && sums[0].Requests > 0 && sums[1].Requests > 0 {

@@ -63,7 +63,8 @@ func TestStatsAndReport(t *testing.T) {
 	}
 	s.add(&vegeta.Result{Code: 0, Timestamp: t0.Add(time.Second), Latency: 5 * time.Millisecond, Error: "connection refused"}, "")
 	s.endSlice()
-	sum := s.summary("http://127.0.0.1:1", serverCounters{slices: 1, mallocs: 10100, bytes: 101 * 1024})
+	sum := s.summary("http://127.0.0.1:1", serverCounters{slices: 1, mallocs: 10100, bytes: 101 * 1024},
+		hostCounters{slices: 1, self: 101 * 50 * time.Microsecond, cpus: 2, total: 100, idle: 60})
 	if sum.Requests != 101 || sum.Success != 100.0/101 || sum.Max != 5*time.Millisecond {
 		t.Fatalf("summary %+v", sum)
 	}
@@ -77,7 +78,8 @@ func TestStatsAndReport(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{"target", "p99.9", "99.00%", "99.5/s", "ratio B/A", "1.00x", "decisions A: allow 100.0%", "status codes B: 0 (no response) 1  200 100",
-		`errors A: 1× "connection refused"`, "server A (/metrics): 100 allocs/req  1.0 KB/req", "server ratio B/A: allocs/req 1.00x"} {
+		`errors A: 1× "connection refused"`, "server A (/metrics): 100 allocs/req  1.0 KB/req", "server ratio B/A: allocs/req 1.00x",
+		"load generator A: 50µs CPU/req; machine (2 CPUs) 40% busy, 0.0% stolen"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}

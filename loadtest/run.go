@@ -101,7 +101,7 @@ func loadTest(ctx context.Context, o *options, targets []string, mix Mix, stderr
 	}
 	sums := make([]summary, len(sides))
 	for i, s := range sides {
-		sums[i] = s.stats.summary(s.name, s.server)
+		sums[i] = s.stats.summary(s.name, s.server, s.host)
 	}
 	return sums, nil
 }
