@@ -26,7 +26,7 @@ import (
 // startServices runs n instances of the real service in process on
 // loopback ports, built as service/helpers_test.go builds one, sharing one
 // development tenant; it returns their URLs and the API key.
-func startServices(t *testing.T, n int) (urls []string, key string) {
+func startServices(t testing.TB, n int) (urls []string, key string) {
 	t.Helper()
 	key, tenants, err := service.DevTenant("loadtest")
 	if err != nil {
