@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"sort"
@@ -122,19 +123,28 @@ func DefaultMix() Mix {
 // LoadMix returns DefaultMix overridden by the YAML file at path. Unknown
 // keys are errors.
 func LoadMix(path string) (Mix, error) {
-	m := DefaultMix()
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return m, fmt.Errorf("mix: %w", err)
+		return DefaultMix(), fmt.Errorf("mix: %w", err)
 	}
+	m, err := parseMix(b)
+	if err != nil {
+		return m, fmt.Errorf("mix %s: %w", path, err)
+	}
+	return m, nil
+}
+
+// parseMix returns DefaultMix overridden by the YAML document b, validated.
+func parseMix(b []byte) (Mix, error) {
+	m := DefaultMix()
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	// An empty file (io.EOF) keeps every default.
 	if err := dec.Decode(&m); err != nil && !errors.Is(err, io.EOF) {
-		return m, fmt.Errorf("mix %s: %w", path, err)
+		return m, err
 	}
 	if err := m.Validate(); err != nil {
-		return m, fmt.Errorf("mix %s: %w", path, err)
+		return m, err
 	}
 	return m, nil
 }
@@ -161,10 +171,19 @@ func (m *Mix) Validate() error {
 		if !jurisdictionRE.MatchString(c) {
 			errs = append(errs, fmt.Errorf("jurisdictions: %q is not a code like GB or US-UT", code))
 		}
-		if !(w > 0) {
-			errs = append(errs, fmt.Errorf("jurisdictions: %s: weight %v must be positive", code, w))
+		if !(w > 0) || math.IsInf(w, 1) {
+			errs = append(errs, fmt.Errorf("jurisdictions: %s: weight %v must be positive and finite", code, w))
 		}
 		upper[c] += w
+	}
+	// Draws pick from the cumulative weights: an infinite total would
+	// make every code but the last unreachable.
+	total := 0.0
+	for _, w := range upper {
+		total += w
+	}
+	if math.IsInf(total, 1) {
+		errs = append(errs, fmt.Errorf("jurisdictions: the weights add up to more than %g", math.MaxFloat64))
 	}
 	m.Jurisdictions = upper
 	a := m.Ages

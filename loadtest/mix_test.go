@@ -286,6 +286,8 @@ func TestLoadMix(t *testing.T) {
 		{name: "bands exceed 1", yaml: "ages: {under_13: 0.5, 13_15: 0.4, 16_17: 0.2}\n", wantErr: "exceeds 1"},
 		{name: "bad code", yaml: "jurisdictions: {Germany: 1}\n", wantErr: "not a code"},
 		{name: "non-positive weight", yaml: "jurisdictions: {DE: 0}\n", wantErr: "must be positive"},
+		{name: "infinite weight", yaml: "jurisdictions: {DE: .inf}\n", wantErr: "must be positive and finite"},
+		{name: "weights overflow", yaml: "jurisdictions: {DE: 1e308, FR: 1e308}\n", wantErr: "add up to more than"},
 		{name: "adult range", yaml: "ages: {adult_min: 17}\n", wantErr: "adult_min"},
 		{name: "not YAML", yaml: "ages: [\n", wantErr: "mix"},
 	}
