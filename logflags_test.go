@@ -1,8 +1,6 @@
 package main
 
 import (
-	"flag"
-	"io"
 	"testing"
 	"time"
 )
@@ -28,11 +26,7 @@ func TestLogBatchFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var cfg serveConfig
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			cfg.flags(fs)
-			err := parseFlags(fs, tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			cfg, err := parseServeFlags(tt.args, tt.env)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}

@@ -47,11 +47,7 @@ func TestParseFlagsEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var cfg serveConfig
-			fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-			fs.SetOutput(io.Discard)
-			cfg.flags(fs)
-			err := parseFlags(fs, tt.args, func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+			cfg, err := parseServeFlags(tt.args, tt.env)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -60,6 +56,16 @@ func TestParseFlagsEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parseServeFlags parses serve's flags from args and an environment.
+func parseServeFlags(args []string, env map[string]string) (serveConfig, error) {
+	var cfg serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg.flags(fs)
+	err := parseFlags(fs, args, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	return cfg, err
 }
 
 // TestServeHelpListsEveryFlag: `serve --help` documents every flag with its

@@ -29,7 +29,7 @@ type hostSample struct {
 // hostCounters sums the growth of the samples over the slices a target
 // was attacked.
 type hostCounters struct {
-	slices, missing    int
+	sliceTally
 	self               time.Duration
 	cpus               int
 	total, idle, steal uint64
@@ -38,9 +38,7 @@ type hostCounters struct {
 
 // add adds the growth between two samples taken around one slice.
 func (c *hostCounters) add(before, after hostSample) {
-	c.slices++
-	if !before.ok || !after.ok {
-		c.missing++
+	if !c.count(before.ok && after.ok) {
 		return
 	}
 	c.self += after.self - before.self
@@ -53,9 +51,6 @@ func (c *hostCounters) add(before, after hostSample) {
 	c.idle += after.idle - before.idle
 	c.steal += after.steal - before.steal
 }
-
-// ok reports whether every slice was measured.
-func (c *hostCounters) ok() bool { return c.slices > 0 && c.missing == 0 }
 
 // busyShare is the share of the machine's CPU time spent working (not
 // idle, not stolen), and stealShare the share the hypervisor took.

@@ -63,8 +63,8 @@ func TestStatsAndReport(t *testing.T) {
 	}
 	s.add(&vegeta.Result{Code: 0, Timestamp: t0.Add(time.Second), Latency: 5 * time.Millisecond, Error: "connection refused"}, "")
 	s.endSlice()
-	sum := s.summary("http://127.0.0.1:1", serverCounters{slices: 1, mallocs: 10100, bytes: 101 * 1024},
-		hostCounters{slices: 1, self: 101 * 50 * time.Microsecond, cpus: 2, total: 100, idle: 60})
+	sum := s.summary("http://127.0.0.1:1", serverCounters{sliceTally: sliceTally{slices: 1}, mallocs: 10100, bytes: 101 * 1024},
+		hostCounters{sliceTally: sliceTally{slices: 1}, self: 101 * 50 * time.Microsecond, cpus: 2, total: 100, idle: 60})
 	if sum.Requests != 101 || sum.Success != 100.0/101 || sum.Max != 5*time.Millisecond {
 		t.Fatalf("summary %+v", sum)
 	}

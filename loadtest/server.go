@@ -27,19 +27,17 @@ type serverSample struct {
 // serverCounters sums a server's counters over the slices it was attacked.
 // They include whatever else the server did meanwhile (e.g. the scrapes).
 type serverCounters struct {
-	slices, missing int
-	mallocs, bytes  float64
-	cpuSeconds      float64
-	cpuMissing      bool
-	fallbacks       float64
-	fallbackSeen    bool
+	sliceTally
+	mallocs, bytes float64
+	cpuSeconds     float64
+	cpuMissing     bool
+	fallbacks      float64
+	fallbackSeen   bool
 }
 
 // add adds the growth between two samples taken around one slice.
 func (c *serverCounters) add(before, after serverSample) {
-	c.slices++
-	if !before.ok || !after.ok {
-		c.missing++
+	if !c.count(before.ok && after.ok) {
 		return
 	}
 	c.mallocs += after.mallocs - before.mallocs
@@ -54,8 +52,22 @@ func (c *serverCounters) add(before, after serverSample) {
 	}
 }
 
-// ok reports whether every slice was measured.
-func (c *serverCounters) ok() bool { return c.slices > 0 && c.missing == 0 }
+// sliceTally counts the slices a target was attacked in and those whose
+// counters could not be sampled: a sum with a slice missing would read
+// as a lower cost than the run had.
+type sliceTally struct{ slices, missing int }
+
+// count records one slice, sampled or not, and reports sampled.
+func (t *sliceTally) count(sampled bool) bool {
+	t.slices++
+	if !sampled {
+		t.missing++
+	}
+	return sampled
+}
+
+// ok reports whether every slice was sampled.
+func (t *sliceTally) ok() bool { return t.slices > 0 && t.missing == 0 }
 
 // scrapeServer reads target's /metrics; a target without one (or an
 // error) gives a sample with ok false. It is best effort and quick.
