@@ -41,7 +41,7 @@ const (
 	// rate x 20 ms entries (160 at 8,000/s), well under it. A larger cap
 	// also costs CPU where batches are paced short: Tessera's queue
 	// allocates room for a full batch at every flush (measured at 2,500/s
-	// and 20 ms: 256 -> 4,096 added ~15 us per append).
+	// and 20 ms: 256 -> 4,096 added 15-23 us per append).
 	DefaultBatchMaxSize = 256
 	// DefaultAsyncBatchMaxSize caps one async batch. It must hold what
 	// arrives in DefaultAsyncBatchMaxAge (800 entries at 8,000/s), or
@@ -51,7 +51,7 @@ const (
 	// depth the disk is far behind (tens of durable batches), and failing
 	// fast with a 503 beats queueing into timeouts and unbounded memory.
 	// It is raised to 4 batches when BatchMaxSize is larger than a
-	// sixteenth of it.
+	// quarter of it (4,096).
 	DefaultMaxPending = 16384
 	// minPendingBatches is how many full batches may wait at least.
 	minPendingBatches = 4
