@@ -21,6 +21,9 @@ import (
 	"github.com/ageassure/ageassure/service/logentry"
 )
 
+// ErrNotVerified: Verify found a problem (VerifyResult.Err wraps it).
+var ErrNotVerified = errors.New("decisionlog: log not verified")
+
 // VerifyOptions tune Verify.
 type VerifyOptions struct {
 	// Since is a checkpoint saved from an earlier verification (raw signed
@@ -33,6 +36,12 @@ type VerifyOptions struct {
 	// Progress, if set, is called after each entry bundle with the number
 	// of entries checked so far and the total.
 	Progress func(done, total uint64)
+	// Entry, if set, is called with every entry the tree is recomputed
+	// from, in order, with exactly the bytes hashed. A caller that reads
+	// the log's contents through it (audit report) reads in the same pass
+	// what was verified, not a second fetch the log could answer
+	// differently. It is only trustworthy once the result is OK.
+	Entry func(Leaf)
 }
 
 // VerifyResult is what Verify found.
@@ -50,6 +59,22 @@ type VerifyResult struct {
 
 // OK reports whether the log verified.
 func (r *VerifyResult) OK() bool { return len(r.Problems) == 0 }
+
+// Err is nil when the log verified; otherwise one line naming the first
+// problem and how many more there are.
+func (r *VerifyResult) Err() error {
+	if r.OK() {
+		return nil
+	}
+	more := len(r.Problems) - 1 + r.Truncated
+	switch more {
+	case 0:
+		return fmt.Errorf("%w: %s", ErrNotVerified, r.Problems[0])
+	case 1:
+		return fmt.Errorf("%w: %s (and 1 more problem)", ErrNotVerified, r.Problems[0])
+	}
+	return fmt.Errorf("%w: %s (and %d more problems)", ErrNotVerified, r.Problems[0], more)
+}
 
 func (r *VerifyResult) add(max int, format string, args ...any) {
 	if len(r.Problems) >= max {
@@ -142,6 +167,9 @@ func Verify(ctx context.Context, r *Reader, v note.Verifier, opts VerifyOptions)
 			index := first + uint64(i)
 			checkEntry(index, data, seen, add)
 			t.append(index, data)
+			if opts.Entry != nil {
+				opts.Entry(Leaf{Index: index, Data: data})
+			}
 			if since != nil && t.tree != nil && t.tree.End() == since.Size {
 				t.checkRootAt(since, "saved checkpoint")
 			}
