@@ -18,6 +18,7 @@ import (
 
 	"github.com/ageassure/ageassure/adapters/decisionlog"
 	"github.com/ageassure/ageassure/policy"
+	"github.com/ageassure/ageassure/service"
 	"github.com/ageassure/ageassure/service/logentry"
 )
 
@@ -168,30 +169,10 @@ func newReplayer(p *policy.Policy, from, to string, strict bool) *replayer {
 	return &replayer{p: p, from: from, to: to, strict: strict}
 }
 
-// replayEntry is the part of a log entry a replay needs. Decoding into it
-// skips the canonical re-encoding logentry.Parse does to check an entry's
-// form: that check is audit verify's job, and it dominated replay time.
-type replayEntry struct {
-	V             int                        `json:"v"`
-	Time          string                     `json:"time"`
-	Jurisdiction  string                     `json:"jurisdiction"`
-	Stage         string                     `json:"stage"`
-	Age           int                        `json:"age"`
-	AgeRange      *logentry.AgeRange         `json:"age_range"`
-	Band          string                     `json:"band"`
-	DeviceHistory *int                       `json:"device_history"`
-	Signals       map[string]float64         `json:"signals"`
-	Evidence      []logentry.EvidenceOutcome `json:"evidence"`
-	Decision      string                     `json:"decision"`
-	Assurance     logentry.Assurance         `json:"assurance"`
-}
-
-// consentEvidence is the verified consent a replay passes when the entry
-// records an accepted parental_consent. Evaluation only reads it.
-var consentEvidence = policy.Evidence{Type: policy.EvidenceParentalConsent, Outcome: policy.OutcomeAccepted, Consent: true}
-
-// decode parses an entry, strictly or fast.
-func (r *replayer) decode(b []byte) (*replayEntry, bool) {
+// decode parses an entry, strictly (canonical form and schema, as audit
+// verify checks) or fast: the canonical re-encoding logentry.Parse does
+// dominated replay time, and checking the form is audit verify's job.
+func (r *replayer) decode(b []byte) (*logentry.Entry, bool) {
 	if r.strict {
 		e, err := logentry.Parse(b)
 		if err == nil {
@@ -200,47 +181,14 @@ func (r *replayer) decode(b []byte) (*replayEntry, bool) {
 		if err != nil {
 			return nil, false
 		}
-		return &replayEntry{V: e.V, Time: e.Time, Jurisdiction: e.Jurisdiction, Stage: e.Stage, Age: e.Age, AgeRange: e.AgeRange,
-			Band: e.Band, DeviceHistory: e.DeviceHistory, Signals: e.Signals, Evidence: e.Evidence, Decision: e.Decision, Assurance: e.Assurance}, true
+		return e, true
 	}
-	var e replayEntry
+	var e logentry.Entry
 	if err := jsonv2.Unmarshal(b, &e); err != nil || e.V != logentry.Version || len(e.Time) < 10 ||
 		!policy.Decision(e.Decision).Valid() || e.Age < 0 || e.Age > 150 {
 		return nil, false
 	}
 	return &e, true
-}
-
-// input rebuilds the policy input a logged decision was made on.
-func (e *replayEntry) input() (policy.Input, bool) {
-	now, err := time.Parse(time.RFC3339, e.Time)
-	if err != nil {
-		return policy.Input{}, false
-	}
-	in := policy.Input{Jurisdiction: e.Jurisdiction, Stage: e.Stage, Age: e.Age, Signals: e.Signals, Now: now}
-	if e.DeviceHistory != nil {
-		in.DeviceHistory, in.DeviceMinAge = true, *e.DeviceHistory
-	}
-	for _, ev := range e.Evidence {
-		if ev.Type == logentry.EvidenceParentalConsent && ev.Outcome == logentry.OutcomeAccepted {
-			in.Evidence = append(in.Evidence, consentEvidence)
-		}
-	}
-	if rg := e.AgeRange; rg != nil {
-		if e.Assurance.Level == logentry.AssuranceAsserted {
-			// An OS age range decided: replay it as one, so it keeps its
-			// strength over the declaration.
-			upper := rg.Max
-			if upper >= 150 {
-				upper = 0
-			}
-			in.Evidence = append(in.Evidence, policy.Evidence{Type: policy.EvidencePlatformAgeRange, Outcome: policy.OutcomeAccepted,
-				Lower: rg.Min, Upper: upper, Source: policy.RangeSelfDeclared})
-		} else {
-			in.Prior = &policy.Prior{AgeMin: rg.Min, AgeMax: rg.Max, Level: e.Assurance.Level, Methods: e.Assurance.Methods}
-		}
-	}
-	return in, true
 }
 
 // replay evaluates one entry into acc.
@@ -255,8 +203,8 @@ func (r *replayer) replay(b []byte, acc *simAcc) {
 		acc.OutOfDate++
 		return
 	}
-	in, ok := e.input()
-	if !ok {
+	in, err := service.ReplayInput(e)
+	if err != nil {
 		acc.Invalid++
 		return
 	}

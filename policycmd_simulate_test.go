@@ -17,6 +17,7 @@ import (
 
 	"github.com/ageassure/ageassure/adapters/decisionlog"
 	"github.com/ageassure/ageassure/policy"
+	"github.com/ageassure/ageassure/service"
 	"github.com/ageassure/ageassure/service/logentry"
 )
 
@@ -72,9 +73,9 @@ func simTestEntry(t testing.TB, p *policy.Policy, i int) *logentry.Entry {
 	if !ok {
 		t.Fatalf("entry %d does not decode: %s", i, b)
 	}
-	in, ok := re.input()
-	if !ok {
-		t.Fatalf("entry %d: no input", i)
+	in, err := service.ReplayInput(re)
+	if err != nil {
+		t.Fatalf("entry %d: %v", i, err)
 	}
 	r := p.Evaluate(in)
 	e.Decision, e.Band = string(r.Decision), string(r.Band)
@@ -166,7 +167,7 @@ func TestPolicySimulate(t *testing.T) {
 	for _, e := range entries {
 		b, _ := e.Marshal()
 		re, _ := (&replayer{}).decode(b)
-		in, _ := re.input()
+		in, _ := service.ReplayInput(re)
 		if got := string(q.Evaluate(in).Decision); got != e.Decision {
 			want[fmt.Sprintf("%s|%s|%s|%s", e.Jurisdiction, e.Band, e.Decision, got)]++
 			wantChanged++

@@ -9,18 +9,20 @@ import (
 
 // Names of the CEL variables rules can use; the README ("Policy files") documents them.
 const (
-	varAge           = "age"
-	varBand          = "band"
-	varStage         = "stage"
-	varJurisdiction  = "jurisdiction"
-	varCountry       = "country"
-	varMinimumAge    = "minimum_age"
-	varConsentAge    = "consent_age"
-	varSignals       = "signals"
-	varParams        = "params"
-	varDeviceHistory = "device_history"
-	varDeviceMinAge  = "device_min_age"
-	varNow           = "now"
+	varAge            = "age"
+	varBand           = "band"
+	varStage          = "stage"
+	varJurisdiction   = "jurisdiction"
+	varCountry        = "country"
+	varMinimumAge     = "minimum_age"
+	varConsentAge     = "consent_age"
+	varSignals        = "signals"
+	varParams         = "params"
+	varDeviceHistory  = "device_history"
+	varDeviceMinAge   = "device_min_age"
+	varSubjectHistory = "subject_history"
+	varSubjectMinAge  = "subject_min_age"
+	varNow            = "now"
 
 	varAgeMin        = "age_min"
 	varAgeMax        = "age_max"
@@ -48,6 +50,8 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable(varParams, cel.MapType(cel.StringType, cel.DoubleType)),
 		cel.Variable(varDeviceHistory, cel.BoolType),
 		cel.Variable(varDeviceMinAge, cel.IntType),
+		cel.Variable(varSubjectHistory, cel.BoolType),
+		cel.Variable(varSubjectMinAge, cel.IntType),
 		cel.Variable(varNow, cel.TimestampType),
 		cel.Variable(varAgeMin, cel.IntType),
 		cel.Variable(varAgeMax, cel.IntType),

@@ -19,11 +19,21 @@ type Input struct {
 	Signals       map[string]float64 // present risk signals by type (see KnownSignals); may be nil
 	DeviceHistory bool               // the device declared an age within the anti-hopping window
 	DeviceMinAge  int                // the lowest age it declared then; only meaningful with DeviceHistory
-	Now           time.Time          // evaluation instant; zero means time.Now()
+	// SubjectHistory and SubjectMinAge are DeviceHistory and DeviceMinAge
+	// for the account (subject_ref): the lowest age it declared within the
+	// anti-hopping window, on any device.
+	SubjectHistory bool
+	SubjectMinAge  int
+	Now            time.Time // evaluation instant; zero means time.Now()
 	// Evidence is the verified evidence (only accepted items are used).
 	Evidence []Evidence
 	// Prior is assurance re-used from an earlier check of the account.
 	Prior *Prior
+	// Fused, when set, is what the claims established, given instead of
+	// fused from Age, Prior and Evidence (which are then ignored): a logged
+	// decision records this derived view, not the evidence, and a replay
+	// must let the rules see exactly what they saw.
+	Fused *Fused
 }
 
 // Reason is one rule that fired, so a decision can be explained and audited
@@ -112,7 +122,11 @@ func (p *Policy) evaluate(in *Input, tr *Trace, res *Result) {
 		res.EvalErrors = append(res.EvalErrors, fmt.Errorf("policy: using the default pack: %w", err))
 	}
 	pk, pi, asOf := p.selectPack(code, now)
-	res.Fusion = p.fuse(in.Age, in.Prior, in.Evidence)
+	if in.Fused != nil {
+		res.Fusion = p.refuse(in.Age, in.Fused)
+	} else {
+		res.Fusion = p.fuse(in.Age, in.Prior, in.Evidence)
+	}
 	fu := &res.Fusion
 	res.Band = fu.band()
 	res.Pack = pk.code
@@ -146,6 +160,7 @@ func (p *Policy) evaluate(in *Input, tr *Trace, res *Result) {
 		consentAge:   per.consentAge,
 		params:       p.params,
 		deviceMinAge: in.DeviceMinAge,
+		subjectMin:   in.SubjectMinAge,
 		now:          now,
 	}
 	if in.DeviceHistory {
@@ -153,6 +168,12 @@ func (p *Policy) evaluate(in *Input, tr *Trace, res *Result) {
 	} else {
 		act.deviceHistory = types.False
 		act.deviceMinAge = 0
+	}
+	if in.SubjectHistory {
+		act.subjectHistory = types.True
+	} else {
+		act.subjectHistory = types.False
+		act.subjectMin = 0
 	}
 	act.signals.set(in.Signals)
 
@@ -292,7 +313,11 @@ type activation struct {
 	params        ref.Val
 	deviceHistory ref.Val
 	deviceMinAge  int
-	now           time.Time
+	// subjectHistory and subjectMin are the account's, as deviceHistory
+	// and deviceMinAge are the device's.
+	subjectHistory ref.Val
+	subjectMin     int
+	now            time.Time
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -351,6 +376,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.deviceHistory, true
 	case varDeviceMinAge:
 		return types.Int(a.deviceMinAge), true
+	case varSubjectHistory:
+		return a.subjectHistory, true
+	case varSubjectMinAge:
+		return types.Int(a.subjectMin), true
 	case varNow:
 		return types.Timestamp{Time: a.now}, true
 	case varAgeMin:

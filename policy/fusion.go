@@ -423,3 +423,57 @@ func appendMethod(ms []string, m string) []string {
 	}
 	return append(ms, m)
 }
+
+// Fused is what a check's age claims established, reduced to the values
+// the rules read: the interval, whether it names an exact age, the
+// assurance, consent, any contradiction and whether a verified claim
+// decided. It is what a decision log records instead of the evidence
+// itself, and what a replay gives back (see Input.Fused), so that replaying
+// a decision under the policy that made it reproduces it exactly.
+type Fused struct {
+	// AgeMin and AgeMax bound the age (AgeMax may be the open ceiling).
+	AgeMin, AgeMax int
+	// Exact: the deciding claim named the age AgeMin (= AgeMax); rules
+	// then see it as `age`. Otherwise `age` is the declared age.
+	Exact    bool
+	Level    string
+	Methods  []string
+	Consent  bool
+	Conflict string // the contradicting claims, "" when none
+	Verified bool
+}
+
+// Derived is f reduced to what a log records (see Fused).
+func (f *Fusion) Derived() Fused {
+	return Fused{
+		AgeMin: f.AgeMin, AgeMax: f.AgeMax, Exact: f.Exact,
+		Level: f.Assurance.Level, Methods: f.Assurance.Methods,
+		Consent: f.Consent, Conflict: f.Conflict, Verified: f.Verified,
+	}
+}
+
+// refuse rebuilds the fusion a logged decision was made on from its derived
+// view. The verdict at an age the policy knows follows from the interval
+// alone: fuse sets AgeMin to the highest age passed and AgeMax below the
+// lowest age failed, after closing the verdicts, so the two agree.
+func (p *Policy) refuse(declared int, fd *Fused) Fusion {
+	out := Fusion{
+		Age: declared, AgeMin: fd.AgeMin, AgeMax: fd.AgeMax, Exact: fd.Exact,
+		Assurance: Assurance{Level: fd.Level, Methods: fd.Methods},
+		Consent:   fd.Consent, Contradiction: fd.Conflict != "", Conflict: fd.Conflict,
+		Verified: fd.Verified,
+	}
+	if fd.Exact {
+		out.Age = fd.AgeMin
+	}
+	out.verdicts = make(map[int]verdict, len(p.knownAges))
+	for _, t := range p.knownAges {
+		switch {
+		case fd.AgeMin >= t:
+			out.verdicts[t] = pass
+		case fd.AgeMax < t:
+			out.verdicts[t] = fail
+		}
+	}
+	return out
+}

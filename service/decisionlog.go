@@ -27,36 +27,7 @@ func (s *Service) logDecision(ctx context.Context, d *decisionRecord) (*uint64, 
 	if s.decisionLog == nil {
 		return nil, nil
 	}
-	e := &logentry.Entry{
-		V:                 logentry.Version,
-		DecisionID:        d.id,
-		Time:              logentry.FormatTime(d.at),
-		Tenant:            d.tenant,
-		Jurisdiction:      d.in.Jurisdiction,
-		Stage:             d.in.Stage,
-		Age:               d.in.Age,
-		Band:              string(d.res.Band),
-		Signals:           d.in.Signals,
-		Evidence:          d.evidence,
-		Decision:          string(d.res.Decision),
-		Rules:             d.rules,
-		Assurance:         logentry.Assurance{Level: d.assurance.Level, Methods: d.assurance.Methods},
-		Policy:            logentry.Policy{ID: d.pol.ID(), Hash: d.pol.Hash()},
-		AttestationSHA256: logentry.AttestationDigest(d.token),
-	}
-	if e.Signals == nil {
-		e.Signals = map[string]float64{}
-	}
-	if fu := &d.res.Fusion; policy.LevelRank(fu.Assurance.Level) > policy.LevelRank(policy.LevelAsserted) {
-		e.AgeRange = &logentry.AgeRange{Min: fu.AgeMin, Max: fu.AgeMax}
-	}
-	if d.shadow != nil {
-		e.Shadow = d.shadow
-	}
-	if d.in.DeviceHistory {
-		minAge := d.in.DeviceMinAge
-		e.DeviceHistory = &minAge
-	}
+	e := newLogEntry(d)
 	start := time.Now()
 	idx, known, err := s.decisionLog.Append(ctx, e)
 	s.metrics.logAppend.Observe(time.Since(start).Seconds())

@@ -98,6 +98,12 @@ func (p *provider) config(types ...string) verifier.Provider {
 // evidenceEnv is a service with a real verifier over the given providers.
 func evidenceEnv(t *testing.T, provs []verifier.Provider) *testEnv {
 	t.Helper()
+	return evidenceEnvWith(t, provs, nil)
+}
+
+// evidenceEnvWith is evidenceEnv with more options set by configure.
+func evidenceEnvWith(t *testing.T, provs []verifier.Provider, configure func(o *Options)) *testEnv {
+	t.Helper()
 	ps, err := verifier.NewProviders(provs)
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +119,9 @@ func evidenceEnv(t *testing.T, provs []verifier.Provider) *testEnv {
 		}
 		t.Cleanup(v.Close)
 		o.Evidence = v
+		if configure != nil {
+			configure(o)
+		}
 	})
 }
 

@@ -15,7 +15,8 @@ import (
 // ASCII names is JCS's UTF-16 order; no whitespace; strings with only '"',
 // '\\' and control characters escaped (the short forms \b \t \n \f \r, else
 // \u00xx in lower case); numbers in ECMAScript's shortest form. Optional
-// members (device_history, shadow) are omitted when nil; nil slices and
+// members (age_range, contradiction, device_history, shadow,
+// subject_history, verified) are omitted when nil, empty or false; nil slices and
 // maps are written as empty ones, so a nil and an empty value encode alike.
 //
 // Marshal does not validate: call [Entry.Validate] first (the log does).
@@ -29,7 +30,11 @@ func (e *Entry) Marshal() ([]byte, error) {
 	if e.AgeRange != nil {
 		w.name("age_range", false)
 		w.byte('{')
-		w.name("max", true)
+		if e.AgeRange.Exact {
+			w.name("exact", true)
+			w.buf = append(w.buf, "true"...)
+		}
+		w.name("max", !e.AgeRange.Exact)
 		w.int(e.AgeRange.Max)
 		w.name("min", false)
 		w.int(e.AgeRange.Min)
@@ -46,6 +51,10 @@ func (e *Entry) Marshal() ([]byte, error) {
 	w.str(e.AttestationSHA256)
 	w.name("band", false)
 	w.str(e.Band)
+	if e.Contradiction != "" {
+		w.name("contradiction", false)
+		w.str(e.Contradiction)
+	}
 	w.name("decision", false)
 	w.str(e.Decision)
 	w.name("decision_id", false)
@@ -105,12 +114,20 @@ func (e *Entry) Marshal() ([]byte, error) {
 	w.byte('}')
 	w.name("stage", false)
 	w.str(e.Stage)
+	if e.SubjectHistory != nil {
+		w.name("subject_history", false)
+		w.int(*e.SubjectHistory)
+	}
 	w.name("tenant", false)
 	w.str(e.Tenant)
 	w.name("time", false)
 	w.str(e.Time)
 	w.name("v", false)
 	w.int(e.V)
+	if e.Verified {
+		w.name("verified", false)
+		w.buf = append(w.buf, "true"...)
+	}
 	w.byte('}')
 	if w.err != nil {
 		return nil, w.err
@@ -135,6 +152,10 @@ func (e *Entry) sizeHint() int {
 	if e.DeviceHistory != nil {
 		n += 24
 	}
+	if e.SubjectHistory != nil {
+		n += 24
+	}
+	n += len(e.Contradiction) + 40 // "contradiction" and "verified"
 	if e.Shadow != nil {
 		n += 48 + len(e.Shadow.PolicyHash) + len(e.Shadow.Decision)
 	}

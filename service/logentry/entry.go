@@ -23,20 +23,33 @@ type Entry struct {
 	Jurisdiction string `json:"jurisdiction"`
 	// Stage is "signup" or "reassessment".
 	Stage string `json:"stage"`
-	// Age is the whole-year age the policy evaluated (0–130). Replay needs it:
-	// a band alone cannot be re-evaluated against a different threshold.
+	// Age is the declared whole-year age (0–130), the policy's
+	// declared_age. Replay needs it: a band alone cannot be re-evaluated
+	// against a different threshold.
 	Age int `json:"age"`
-	// AgeRange is the age interval the evidence established, when evidence
-	// stronger than the declaration decided (absent otherwise): replaying
-	// such a decision through another policy needs it, since Age is the
-	// declared age.
+	// AgeRange is the age interval the policy's rules saw (age_min to
+	// age_max) whenever it is not the declared age alone: evidence, an OS
+	// age range or re-used assurance established it. Absent, the interval
+	// is exactly Age. Replay needs it, since Age is the declaration.
 	AgeRange *AgeRange `json:"age_range,omitempty"`
-	// Band is the age band reported to the platform.
+	// Band is the age band reported to the platform. It always agrees with
+	// AgeRange (or with Age when AgeRange is absent): the band of the
+	// interval, or unknown when the interval straddles a band boundary.
 	Band string `json:"band"`
+	// Contradiction names the two kinds of claim that disagreed at an age
+	// the policy knows ("self_declaration vs age_estimation"), when any did.
+	Contradiction string `json:"contradiction,omitempty"`
+	// Verified is true when a verified claim (an ID document, a digital
+	// credential, or assurance re-used at that strength) decided.
+	Verified bool `json:"verified,omitempty"`
 	// DeviceHistory is the lowest age the same device declared within the
 	// anti-hopping window, when there was one; replay needs it to
 	// re-evaluate anti-hopping rules. Never the device reference itself.
 	DeviceHistory *int `json:"device_history,omitempty"`
+	// SubjectHistory is the lowest age the same account (subject_ref)
+	// declared within the anti-hopping window, when there was one. Never
+	// the subject reference itself.
+	SubjectHistory *int `json:"subject_history,omitempty"`
 	// Signals are the platform's risk signals, bucketed: scores quantized to
 	// 0.01 (see [QuantizeScore]), counts as integers.
 	Signals map[string]float64 `json:"signals"`
@@ -64,6 +77,10 @@ type Entry struct {
 type AgeRange struct {
 	Min int `json:"min"`
 	Max int `json:"max"`
+	// Exact is true when a claim named the age itself (Min = Max), which
+	// the rules then read as `age`; an interval that only closed on one
+	// age between thresholds is not exact.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // EvidenceOutcome is one piece of evidence reduced to its type and outcome.
@@ -117,6 +134,11 @@ const (
 	EvidenceDigitalCredential = "digital_credential"
 	EvidenceParentalConsent   = "parental_consent"
 	EvidencePlatformAgeRange  = "platform_age_range"
+
+	// MethodReusedAssurance is the assurance method of an earlier check's
+	// assurance re-used for the same account. It is a method, never an
+	// evidence item.
+	MethodReusedAssurance = "reused_assurance"
 
 	OutcomeAccepted     = "accepted"
 	OutcomeRejected     = "rejected"

@@ -313,7 +313,7 @@ func TestAgeRange(t *testing.T) {
 	if err != nil || back.AgeRange == nil || *back.AgeRange != *e.AgeRange {
 		t.Fatalf("round trip: %+v, %v", back, err)
 	}
-	for _, r := range []AgeRange{{-1, 5}, {16, 13}, {13, 151}} {
+	for _, r := range []AgeRange{{Min: -1, Max: 5}, {Min: 16, Max: 13}, {Min: 13, Max: 151}, {Min: 13, Max: 15, Exact: true}} {
 		e.AgeRange = &r
 		if err := e.Validate(); err == nil {
 			t.Errorf("age_range %+v accepted", r)

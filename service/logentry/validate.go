@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -73,6 +74,9 @@ var (
 	evTypes   = []string{EvidenceSelfDeclaration, EvidenceAgeEstimation, EvidenceIDDocument,
 		EvidenceDigitalCredential, EvidenceParentalConsent, EvidencePlatformAgeRange}
 	outcomes = []string{OutcomeAccepted, OutcomeRejected, OutcomeInconclusive, OutcomeUnverifiable, OutcomeAbsent}
+	// methods are what assurance can rest on: the evidence types and
+	// assurance re-used from an earlier check of the same account.
+	methods = append(slices.Clip(evTypes), MethodReusedAssurance)
 )
 
 // Validate checks every field against the schema: version, UUID, time,
@@ -114,11 +118,27 @@ func (e *Entry) Validate() error {
 	if r := e.AgeRange; r != nil && (r.Min < 0 || r.Max < r.Min || r.Max > 150) {
 		return bad("age_range", "must satisfy 0 <= min <= max <= 150")
 	}
+	if r := e.AgeRange; r != nil && r.Exact && r.Min != r.Max {
+		return bad("age_range.exact", "an exact age must have min = max")
+	}
 	if !slices.Contains(bands, e.Band) {
 		return bad("band", "must be one of under_13, 13_15, 16_17, 18_plus, unknown")
 	}
+	lo, hi := e.Age, e.Age
+	if r := e.AgeRange; r != nil {
+		lo, hi = r.Min, r.Max
+	}
+	if e.Band != bandOf(lo, hi) {
+		return bad("band", "must be the band of age_range (or of age when age_range is absent)")
+	}
+	if c := e.Contradiction; c != "" && !isConflict(c) {
+		return bad("contradiction", "must be \"<method> vs <method>\" with two known methods")
+	}
 	if e.DeviceHistory != nil && (*e.DeviceHistory < 0 || *e.DeviceHistory > maxAge) {
 		return bad("device_history", "must be a whole number of years, 0 to 130")
+	}
+	if e.SubjectHistory != nil && (*e.SubjectHistory < 0 || *e.SubjectHistory > maxAge) {
+		return bad("subject_history", "must be a whole number of years, 0 to 130")
 	}
 	var keyBuf [4]string // room for the known signals without allocating
 	for _, k := range appendSortedKeys(keyBuf[:0], e.Signals) {
@@ -155,8 +175,8 @@ func (e *Entry) Validate() error {
 		return bad("assurance.methods", fmt.Sprintf("must list at most %d methods", maxMethods))
 	}
 	for i, m := range e.Assurance.Methods {
-		if !slices.Contains(evTypes, m) {
-			return bad(fmt.Sprintf("assurance.methods[%d]", i), "must be a known evidence type")
+		if !slices.Contains(methods, m) {
+			return bad(fmt.Sprintf("assurance.methods[%d]", i), "must be a known evidence type or reused_assurance")
 		}
 		if slices.Contains(e.Assurance.Methods[:i], m) {
 			return bad(fmt.Sprintf("assurance.methods[%d]", i), "must not repeat a method")
@@ -180,6 +200,34 @@ func (e *Entry) Validate() error {
 		}
 	}
 	return nil
+}
+
+// bandOf is the band of the interval [lo, hi]: the band both ends fall
+// in, or unknown when it straddles a boundary (the policy's rule).
+func bandOf(lo, hi int) string {
+	if b := bandOfAge(lo); b == bandOfAge(hi) {
+		return b
+	}
+	return BandUnknown
+}
+
+func bandOfAge(age int) string {
+	switch {
+	case age < 13:
+		return BandUnder13
+	case age < 16:
+		return Band13To15
+	case age < 18:
+		return Band16To17
+	}
+	return Band18Plus
+}
+
+// isConflict reports whether c is "<method> vs <method>" naming two known
+// methods: fixed labels, never free text.
+func isConflict(c string) bool {
+	a, b, ok := strings.Cut(c, " vs ")
+	return ok && slices.Contains(methods, a) && slices.Contains(methods, b)
 }
 
 // validateSignal checks one bucketed signal.
