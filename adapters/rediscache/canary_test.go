@@ -40,13 +40,17 @@ func TestStoresOnlyWhatItIsGiven(t *testing.T) {
 			t.Fatal(err)
 		}
 		want["rp:"+k] = "1"
+		if _, err := e.FirstUse(ctx, "ev:"+k, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		want["rp:ev:"+k] = "1"
 	}
 	if _, err := e.Allow(ctx, "acme", localcache.Limit{Rate: 10, Burst: 10, Period: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 
 	c := e.srv.Client()
-	keyShape := regexp.MustCompile(`^(dev|dc|rp):[0-9a-f]{64}$`)
+	keyShape := regexp.MustCompile(`^(dev|dc|rp|rp:ev):[0-9a-f]{64}$`)
 	seen := 0
 	for _, key := range e.srv.Keys(t) {
 		dump, err := c.Dump(ctx, key).Result()

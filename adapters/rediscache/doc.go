@@ -22,7 +22,7 @@
 //
 //	<prefix>dev:<hmac>         lowest declared whole-year age, decimal, PX window
 //	<prefix><ns>:<hmac>        a caller-encoded value (e.g. ns "dc", "sub"), PX ttl
-//	<prefix>rp:<hmac>          "1", PX ttl: a one-time value was used
+//	<prefix>rp:[<ns>:]<hmac>   "1", PX ttl: a one-time value was used (ns "ev": an evidence token)
 //	rate:<prefix>rl:<tenant>   GCRA state (redis_rate adds the "rate:" prefix)
 //
 // Values are stored exactly as given.

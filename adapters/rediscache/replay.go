@@ -15,6 +15,10 @@ const nsReplay = "rp:"
 // evidence token id) is used for the first time within ttl, across all
 // replicas, and remembers it in both tiers: SET NX PX in Redis and the
 // in-process replay tier. It returns false if either has seen the key.
+// key is checked like the in-process tier checks it
+// (localcache.ValidateNamespacedKey): a hex HMAC, optionally under the
+// caller's namespace ("ev:<hmac>" for evidence tokens), so that a key one
+// tier accepts the other never refuses.
 //
 // If Redis cannot be asked, the answer is this process's alone: a false
 // is still certain and returned without error, but a true comes with an
@@ -24,7 +28,7 @@ const nsReplay = "rp:"
 // later; since it was unverifiable, the next use elsewhere is the first
 // verified one.) Other errors mean a malformed key or ttl.
 func (s *Store) FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error) {
-	if err := localcache.ValidateKey(key); err != nil {
+	if err := localcache.ValidateNamespacedKey(key); err != nil {
 		return false, err
 	}
 	localFirst, err := s.replay.FirstUse(ctx, key, ttl) // validates ttl

@@ -11,37 +11,55 @@ import (
 	"github.com/ageassure/ageassure/adapters/localcache"
 )
 
+// TestFirstUse: a key is used once across replicas, bare or under the
+// caller's namespace (the verifier's "ev:" keys), and both tiers accept
+// exactly the keys the in-process replay store accepts.
 func TestFirstUse(t *testing.T) {
-	a := newEnv(t, Config{})
-	b := newEnv(t, Config{URL: a.srv.URL, Prefix: a.srv.Prefix})
-	ctx := context.Background()
-	k := hkey("nonce-1")
+	for _, tc := range []struct {
+		name string
+		key  func(ref string) string
+	}{
+		{"bare hmac", hkey},
+		{"evidence namespace", func(ref string) string { return "ev:" + hkey(ref) }},
+		{"nested namespace", func(ref string) string { return "ev:kb:" + hkey(ref) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newEnv(t, Config{})
+			b := newEnv(t, Config{URL: a.srv.URL, Prefix: a.srv.Prefix})
+			ctx := context.Background()
+			k := tc.key("nonce-1")
 
-	steps := []struct {
-		who  *env
-		want bool
-	}{{a, true}, {a, false}, {b, false}, {b, false}}
-	for i, s := range steps {
-		got, err := s.who.FirstUse(ctx, k, 10*time.Minute)
-		if err != nil || got != s.want {
-			t.Errorf("use %d: FirstUse = %t, %v; want %t", i, got, err, s.want)
-		}
-	}
-	rk := a.srv.Prefix + "rp:" + k
-	if got := a.srv.Client().PTTL(ctx, rk).Val(); !near(got, 10*time.Minute, 2*time.Second) {
-		t.Errorf("PTTL = %v, want about 10m", got)
-	}
-	if got := a.srv.Client().Get(ctx, rk).Val(); got != "1" {
-		t.Errorf("GET = %q, want \"1\"", got)
-	}
-	// Seen only by Redis (another replica): refused by b, which has not
-	// seen it locally.
-	k2 := hkey("nonce-2")
-	if err := a.srv.Client().Set(ctx, a.srv.Prefix+"rp:"+k2, "1", time.Minute).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := b.FirstUse(ctx, k2, time.Minute); got || err != nil {
-		t.Errorf("FirstUse(seen in Redis) = %t, %v; want false", got, err)
+			steps := []struct {
+				who  *env
+				want bool
+			}{{a, true}, {a, false}, {b, false}, {b, false}}
+			for i, s := range steps {
+				got, err := s.who.FirstUse(ctx, k, 10*time.Minute)
+				if err != nil || got != s.want {
+					t.Errorf("use %d: FirstUse = %t, %v; want %t", i, got, err, s.want)
+				}
+			}
+			rk := a.srv.Prefix + "rp:" + k
+			if got := a.srv.Client().PTTL(ctx, rk).Val(); !near(got, 10*time.Minute, 2*time.Second) {
+				t.Errorf("PTTL(%s) = %v, want about 10m", rk, got)
+			}
+			if got := a.srv.Client().Get(ctx, rk).Val(); got != "1" {
+				t.Errorf("GET = %q, want \"1\"", got)
+			}
+			// Seen only by Redis (another replica): refused by b, which has
+			// not seen it locally.
+			k2 := tc.key("nonce-2")
+			if err := a.srv.Client().Set(ctx, a.srv.Prefix+"rp:"+k2, "1", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := b.FirstUse(ctx, k2, time.Minute); got || err != nil {
+				t.Errorf("FirstUse(seen in Redis) = %t, %v; want false", got, err)
+			}
+			// The in-process tier alone agrees on the key's shape.
+			if _, err := localcache.NewReplay(localcache.Options{}).FirstUse(ctx, k, time.Minute); err != nil {
+				t.Errorf("localcache refuses a key rediscache accepts: %v", err)
+			}
+		})
 	}
 }
 
@@ -73,16 +91,34 @@ func TestFirstUseConcurrentReplicas(t *testing.T) {
 	}
 }
 
+// TestFirstUseInvalid: malformed keys and ttls are errors, and nothing is
+// written for them.
 func TestFirstUseInvalid(t *testing.T) {
 	e := newEnv(t, Config{})
 	ctx := context.Background()
-	if _, err := e.FirstUse(ctx, "n-1234", time.Minute); !errors.Is(err, localcache.ErrInvalidKey) {
-		t.Errorf("FirstUse(raw) = %v, want ErrInvalidKey", err)
+	h := hkey("x")
+	for _, tc := range []struct {
+		name string
+		key  string
+		ttl  time.Duration
+		want error
+	}{
+		{"raw value", "n-1234", time.Minute, localcache.ErrInvalidKey},
+		{"namespace without hmac", "ev:n-1234", time.Minute, localcache.ErrInvalidKey},
+		{"upper-case namespace", "EV:" + h, time.Minute, localcache.ErrInvalidKey},
+		{"empty namespace", ":" + h, time.Minute, localcache.ErrInvalidKey},
+		{"empty namespace label", "ev::" + h, time.Minute, localcache.ErrInvalidKey},
+		{"namespace with a space", "e v:" + h, time.Minute, localcache.ErrInvalidKey},
+		{"ttl 0", h, 0, localcache.ErrInvalidTTL},
+		{"namespaced, ttl 0", "ev:" + h, 0, localcache.ErrInvalidTTL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := e.FirstUse(ctx, tc.key, tc.ttl); !errors.Is(err, tc.want) {
+				t.Errorf("FirstUse(%q, %v) = %v, want %v", tc.key, tc.ttl, err, tc.want)
+			}
+		})
 	}
-	if _, err := e.FirstUse(ctx, "rp:"+hkey("x"), time.Minute); !errors.Is(err, localcache.ErrInvalidKey) {
-		t.Errorf("FirstUse(namespaced) = %v, want ErrInvalidKey: the namespace is ours", err)
-	}
-	if _, err := e.FirstUse(ctx, hkey("x"), 0); !errors.Is(err, localcache.ErrInvalidTTL) {
-		t.Errorf("FirstUse(ttl 0) = %v, want ErrInvalidTTL", err)
+	if keys := e.srv.Keys(t); len(keys) != 0 {
+		t.Errorf("invalid calls wrote %v", keys)
 	}
 }
