@@ -26,6 +26,7 @@ nothing but the log and its verifier key.
   verify    check the signed checkpoint, the whole tree and every entry
   prove     print a decision's entry and its inclusion proof
   report    aggregate decisions by day, jurisdiction, decision, band, method
+            (with --key: only from a log that verifies, and saying what was verified)
 
 ageassure audit <command> --help lists a command's flags.
 `
@@ -88,6 +89,10 @@ func openLogSource(log string) (*decisionlog.Reader, error) {
 	}
 	return decisionlog.OpenReader(log, auditHTTP)
 }
+
+// verifierID names a verifier key as its note key does, without the key
+// material: "<name>+<hash>" (the hash in 8 hex digits).
+func verifierID(v note.Verifier) string { return fmt.Sprintf("%s+%08x", v.Name(), v.KeyHash()) }
 
 // loadVerifier reads --key: a note verifier key ("<origin>+<hash>+<key>")
 // given inline, or the path of a file holding one.

@@ -3,7 +3,9 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -49,11 +51,18 @@ func rate(n, total int) float64 {
 	return float64(n) / float64(total)
 }
 
-// report is the aggregate of a log.
+// report is the aggregate of a log, and what was verified about it.
 type report struct {
-	Origin     string
-	TreeSize   uint64
+	Location string // where the log was read from
+	Origin   string
+	TreeSize uint64
+	Root     string // the checkpoint's root hash, base64 as in the checkpoint
+	// Verified: the checkpoint's signature was checked against Key and every
+	// entry aggregated was hashed into the tree whose root it signs (with
+	// the rest of audit verify's checks). Otherwise nothing was checked.
 	Verified   bool
+	Key        string // the verifier key's name+hash, when Verified
+	VerifiedAt string // when verification finished (RFC 3339, UTC)
 	From, To   string
 	Rows       []*reportRow
 	Total      reportRow
@@ -63,78 +72,132 @@ type report struct {
 	ByJurisdic []*reportRow // totals per jurisdiction (for charts)
 }
 
+// aggregator builds a report's cells from entries.
+type aggregator struct {
+	rep        *report
+	rows       map[reportKey]*reportRow
+	days, jurs map[string]*reportRow
+	from, to   string
+}
+
+func newAggregator(from, to string) *aggregator {
+	return &aggregator{
+		rep:  &report{From: from, To: to, Total: reportRow{Counts: map[string]int{}}},
+		rows: map[reportKey]*reportRow{}, days: map[string]*reportRow{}, jurs: map[string]*reportRow{},
+		from: from, to: to,
+	}
+}
+
+func bump(m map[string]*reportRow, k string, key reportKey, decision string) {
+	row := m[k]
+	if row == nil {
+		row = &reportRow{reportKey: key, Counts: map[string]int{}}
+		m[k] = row
+	}
+	row.Counts[decision]++
+	row.Total++
+}
+
+// add counts one entry; entries that do not parse or validate are skipped
+// and counted as such.
+func (a *aggregator) add(l decisionlog.Leaf) {
+	e, err := logentry.Parse(l.Data)
+	if err == nil {
+		err = e.Validate()
+	}
+	if err != nil {
+		a.rep.Skipped++
+		return
+	}
+	day := e.Time[:10]
+	if (a.from != "" && day < a.from) || (a.to != "" && day > a.to) {
+		return
+	}
+	k := reportKey{Day: day, Jurisdiction: e.Jurisdiction, Band: e.Band, Method: strings.Join(e.Assurance.Methods, "+")}
+	row := a.rows[k]
+	if row == nil {
+		row = &reportRow{reportKey: k, Counts: map[string]int{}}
+		a.rows[k] = row
+	}
+	row.Counts[e.Decision]++
+	row.Total++
+	a.rep.Total.Counts[e.Decision]++
+	a.rep.Total.Total++
+	bump(a.days, day, reportKey{Day: day}, e.Decision)
+	bump(a.jurs, e.Jurisdiction, reportKey{Jurisdiction: e.Jurisdiction}, e.Decision)
+}
+
+// finish sorts the cells into the report.
+func (a *aggregator) finish(cp *decisionlog.Checkpoint) *report {
+	rep := a.rep
+	rep.Origin, rep.TreeSize, rep.Root = cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Hash)
+	bandOrder := logentry.Bands()
+	rep.Rows = slices.SortedFunc(maps.Values(a.rows), func(a, b *reportRow) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Jurisdiction, b.Jurisdiction),
+			cmp.Compare(slices.Index(bandOrder, a.Band), slices.Index(bandOrder, b.Band)), cmp.Compare(a.Method, b.Method))
+	})
+	rep.ByDay = slices.SortedFunc(maps.Values(a.days), func(a, b *reportRow) int { return cmp.Compare(a.Day, b.Day) })
+	rep.ByJurisdic = slices.SortedFunc(maps.Values(a.jurs), func(a, b *reportRow) int { return cmp.Compare(a.Jurisdiction, b.Jurisdiction) })
+	return rep
+}
+
 // aggregate reads every entry of the log and builds the report.
+//
+// With a verifier it aggregates inside decisionlog.Verify, the check audit
+// verify runs: the entries counted are the very bytes the tree was
+// recomputed from, and the report is refused (ErrNotVerified, one line)
+// unless the whole log verifies: signature, every entry's hash up to the
+// signed root, every tile, every entry canonical and within the schema.
+// Without one it reads the entries as they are and the report says it is
+// unverified.
 func aggregate(ctx context.Context, r *decisionlog.Reader, v note.Verifier, from, to string, progress func(done, total uint64)) (*report, error) {
-	cp, err := r.ReadCheckpoint(ctx, v)
+	a := newAggregator(from, to)
+	if v != nil {
+		res, err := decisionlog.Verify(ctx, r, v, decisionlog.VerifyOptions{MaxProblems: 1, Progress: progress, Entry: a.add})
+		if err != nil {
+			return nil, err
+		}
+		if err := res.Err(); err != nil {
+			return nil, err
+		}
+		rep := a.finish(res.Checkpoint)
+		rep.Location = r.Location()
+		rep.Verified, rep.Key, rep.VerifiedAt = true, verifierID(v), time.Now().UTC().Format(time.RFC3339)
+		return rep, nil
+	}
+	cp, err := r.ReadCheckpoint(ctx, nil)
 	if err != nil {
 		return nil, err
-	}
-	rows := map[reportKey]*reportRow{}
-	days := map[string]*reportRow{}
-	jurs := map[string]*reportRow{}
-	rep := &report{Origin: cp.Origin, TreeSize: cp.Size, Verified: cp.Verified, From: from, To: to,
-		Total: reportRow{Counts: map[string]int{}}}
-	bump := func(m map[string]*reportRow, k string, key reportKey, decision string) {
-		row := m[k]
-		if row == nil {
-			row = &reportRow{reportKey: key, Counts: map[string]int{}}
-			m[k] = row
-		}
-		row.Counts[decision]++
-		row.Total++
 	}
 	err = r.Leaves(ctx, cp.Size, func(l decisionlog.Leaf) error {
 		if progress != nil && (l.Index%1024 == 0 || l.Index+1 == cp.Size) {
 			progress(l.Index+1, cp.Size)
 		}
-		e, err := logentry.Parse(l.Data)
-		if err == nil {
-			err = e.Validate()
-		}
-		if err != nil {
-			rep.Skipped++
-			return nil
-		}
-		day := e.Time[:10]
-		if (from != "" && day < from) || (to != "" && day > to) {
-			return nil
-		}
-		k := reportKey{Day: day, Jurisdiction: e.Jurisdiction, Band: e.Band, Method: strings.Join(e.Assurance.Methods, "+")}
-		row := rows[k]
-		if row == nil {
-			row = &reportRow{reportKey: k, Counts: map[string]int{}}
-			rows[k] = row
-		}
-		row.Counts[e.Decision]++
-		row.Total++
-		rep.Total.Counts[e.Decision]++
-		rep.Total.Total++
-		bump(days, day, reportKey{Day: day}, e.Decision)
-		bump(jurs, e.Jurisdiction, reportKey{Jurisdiction: e.Jurisdiction}, e.Decision)
+		a.add(l)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	bandOrder := logentry.Bands()
-	rep.Rows = slices.SortedFunc(maps.Values(rows), func(a, b *reportRow) int {
-		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.Jurisdiction, b.Jurisdiction),
-			cmp.Compare(slices.Index(bandOrder, a.Band), slices.Index(bandOrder, b.Band)), cmp.Compare(a.Method, b.Method))
-	})
-	rep.ByDay = slices.SortedFunc(maps.Values(days), func(a, b *reportRow) int { return cmp.Compare(a.Day, b.Day) })
-	rep.ByJurisdic = slices.SortedFunc(maps.Values(jurs), func(a, b *reportRow) int { return cmp.Compare(a.Jurisdiction, b.Jurisdiction) })
+	rep := a.finish(cp)
+	rep.Location = r.Location()
 	return rep, nil
 }
 
 // auditReport aggregates decisions for regulators: never entry by entry.
 func auditReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := auditFlags("report", "Usage: ageassure audit report --log <dir|URL> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|csv|html]\n\n"+
+	fs := auditFlags("report", "Usage: ageassure audit report --log <dir|URL> [--key <verifier key>] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--format table|csv|html]\n\n"+
 		"Aggregates the log's decisions by day × jurisdiction × age band × assurance method, with the\n"+
 		"count of each decision, the escalation rate (share of additional_verification_required) and\n"+
 		"the consent rate (share of parental_consent_required). The HTML form is one self-contained\n"+
-		"file with charts.", stderr)
+		"file with charts.\n\n"+
+		"With --key the log is verified as audit verify does, in the same pass that reads it: the\n"+
+		"checkpoint's signature, every entry hashed up to the signed root, every tile, every entry\n"+
+		"canonical and within the schema. If anything fails there is no report: one line names the\n"+
+		"first problem and the exit status is 1. The report states what was verified (origin, tree\n"+
+		"size, root hash, key and when); without --key it states that it is UNVERIFIED.", stderr)
 	logSrc := fs.String("log", "", "the log: a `folder` or the service's URL")
-	key := fs.String("key", "", "the log's verifier `key`, inline or as a file: check the checkpoint's signature first")
+	key := fs.String("key", "", "the log's verifier `key`, inline or as a file: verify the log, and report only if it verifies")
 	from := fs.String("from", "", "first `day` to include (YYYY-MM-DD, UTC)")
 	to := fs.String("to", "", "last `day` to include (YYYY-MM-DD, UTC)")
 	format := fs.String("format", "table", "output `format`: table, csv or html")
@@ -173,6 +236,10 @@ func auditReport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	update, finish := progressFunc(stderr, *progress, "reading")
 	rep, err := aggregate(ctx, r, v, *from, *to, update)
 	finish()
+	if errors.Is(err, decisionlog.ErrNotVerified) {
+		fmt.Fprintf(stderr, "ageassure audit report: no report: %v; ageassure audit verify lists every problem\n", err)
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "ageassure audit report: %v\n", err)
 		return 1
@@ -181,8 +248,11 @@ func auditReport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if rep.Skipped > 0 {
 		fmt.Fprintf(stderr, "ageassure audit report: warning: %d entries did not parse or validate and are not counted; run audit verify\n", rep.Skipped)
 	}
-	if !rep.Verified {
-		fmt.Fprintln(stderr, "ageassure audit report: warning: no --key, the checkpoint's signature was not checked")
+	switch {
+	case !rep.Verified:
+		fmt.Fprintln(stderr, "ageassure audit report: warning: no --key: the report is UNVERIFIED (neither the checkpoint's signature nor the entries' hashes were checked)")
+	case *format == "csv": // the CSV has no room to say it; the table and the HTML say it themselves
+		fmt.Fprintf(stderr, "ageassure audit report: %s\n", rep.verification())
 	}
 	if err := write(stdout, rep); err != nil {
 		fmt.Fprintf(stderr, "ageassure audit report: %v\n", err)
@@ -193,8 +263,25 @@ func auditReport(ctx context.Context, args []string, stdout, stderr io.Writer) i
 
 func pct(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }
 
-// writeTable writes aligned text, one row per cell and a total.
+// verification says in one line what a verified report verified.
+func (rep *report) verification() string {
+	return fmt.Sprintf("verified at %s: origin %s, tree size %d, root %s, key %s: every entry hashes to the signed root",
+		rep.VerifiedAt, rep.Origin, rep.TreeSize, rep.Root, rep.Key)
+}
+
+// writeTable writes what was verified, then aligned text, one row per cell
+// and a total.
 func writeTable(w io.Writer, rep *report) error {
+	if rep.Verified {
+		fmt.Fprintf(w, "VERIFIED: the checkpoint's signature, and every entry hashed up to its root (as audit verify checks)\n"+
+			"  log          %s\n  origin       %s\n  tree size    %d\n  root         %s\n  key          %s\n  verified at  %s\n\n",
+			rep.Location, rep.Origin, rep.TreeSize, rep.Root, rep.Key, rep.VerifiedAt)
+	} else {
+		fmt.Fprintf(w, "UNVERIFIED: no --key was given, so neither the checkpoint's signature nor the entries' hashes were\n"+
+			"checked; these figures are only what the log's files say. Run with --key to verify.\n"+
+			"  log          %s\n  origin       %s (claimed)\n  tree size    %d (claimed)\n  root         %s (claimed)\n\n",
+			rep.Location, rep.Origin, rep.TreeSize, rep.Root)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "DAY\tJURISDICTION\tBAND\tMETHOD\tTOTAL\tALLOW\tCONSENT\tESCALATE\tDENY\tESCALATION\tCONSENT RATE\t")
 	line := func(r *reportRow) {

@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -307,6 +308,126 @@ func TestAuditReport(t *testing.T) {
 		if code, _, _ := runAudit(t, args...); code != 2 {
 			t.Errorf("%v = %d, want 2", args, code)
 		}
+	}
+}
+
+// TestAuditReportVerifies: with --key, a report is written only from a log
+// that verifies, as audit verify checks it, and says what was verified;
+// without --key it says plainly that it is unverified.
+func TestAuditReportVerifies(t *testing.T) {
+	base := t.TempDir()
+	vkey := auditLog(t, base, 0, 30)
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := decisionlog.OpenReader(base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := r.ReadCheckpoint(context.Background(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := encodeB64(cp.Hash)
+	keyID := strings.Join(strings.SplitN(vkey, "+", 3)[:2], "+") // name+hash, as the note key spells it
+	stamp := regexp.MustCompile(`20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
+	bundle := func(dir string) string { return filepath.Join(dir, "tile", "entries", "000.p", "30") }
+
+	// Entry 4 is of 2026-11-25; one byte moves it to 2026-11-26. It stays
+	// canonical and within the schema: only its hash gives it away.
+	forgeDay := func(t *testing.T, dir string) {
+		e := readEntries(t, bundle(dir))
+		forged := bytes.Replace(e[4], []byte(`"time":"2026-11-25`), []byte(`"time":"2026-11-26`), 1)
+		if bytes.Equal(forged, e[4]) || len(forged) != len(e[4]) {
+			t.Fatal("entry 4 is not of 2026-11-25")
+		}
+		if ent, err := logentry.Parse(forged); err != nil || ent.Validate() != nil {
+			t.Fatalf("the forged entry no longer parses: %v", err)
+		}
+		e[4] = forged
+		writeEntries(t, bundle(dir), e)
+	}
+	resign := func(t *testing.T, dir string) {
+		raw, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+		body, _, _ := strings.Cut(string(raw), "\n\n")
+		skey, _, _ := note.GenerateKey(nil, decisionlog.DefaultOrigin)
+		s, _ := note.NewSigner(skey)
+		signed, _ := note.Sign(&note.Note{Text: body + "\n"}, s)
+		os.WriteFile(filepath.Join(dir, "checkpoint"), signed, 0o644)
+	}
+	untouched := func(*testing.T, string) {}
+
+	verified := []string{"origin       " + decisionlog.DefaultOrigin, "tree size    30", "root         " + root, "key          " + keyID, "verified at  "}
+	verifiedHTML := []string{"<dd>" + decisionlog.DefaultOrigin + "</dd>", "<dd>30</dd>", "<dd>" + root + "</dd>", "<dd>" + keyID + "</dd>", "<b>Verified</b> at "}
+	tests := []struct {
+		name      string
+		tamper    func(*testing.T, string)
+		key       bool
+		format    string
+		code      int
+		stdout    []string // each must appear in stdout
+		notStdout []string // none may
+		stderr    []string
+	}{
+		{"verified table", untouched, true, "table", 0, append([]string{"VERIFIED: the checkpoint", "TOTAL"}, verified...), []string{"UNVERIFIED"}, nil},
+		{"verified html", untouched, true, "html", 0, verifiedHTML, []string{"UNVERIFIED"}, nil},
+		{"verified csv", untouched, true, "csv", 0, []string{"day,jurisdiction"}, []string{"VERIFIED", root},
+			[]string{"tree size 30", "root " + root, "key " + keyID, "origin " + decisionlog.DefaultOrigin}},
+		{"entry byte forged, table", forgeDay, true, "table", 1, nil, []string{"DAY", "TOTAL"},
+			[]string{"no report: decisionlog: log not verified: entry 4: hash does not match tile/0/000.p/30"}},
+		{"entry byte forged, html", forgeDay, true, "html", 1, nil, []string{"<"}, []string{"entry 4: hash does not match"}},
+		{"checkpoint re-signed with another key", resign, true, "table", 1, nil, []string{"TOTAL"}, []string{"checkpoint signature invalid"}},
+		{"entry byte forged, no key", forgeDay, false, "table", 0,
+			[]string{"UNVERIFIED: no --key", "root         " + root + " (claimed)", "TOTAL"}, []string{"VERIFIED: the checkpoint", keyID}, []string{"the report is UNVERIFIED"}},
+		{"no key, html", untouched, false, "html", 0, []string{"<b>UNVERIFIED.</b>", "(UNVERIFIED)</title>", "<dd>" + root + "</dd>"}, []string{"<b>Verified</b>", keyID}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := copyTree(t, base)
+			tt.tamper(t, dir)
+			args := []string{"report", "--log", dir, "--format", tt.format}
+			if tt.key {
+				args = append(args, "--key", vkey)
+			}
+			code, out, errs := runAudit(t, args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.code, out, errs)
+			}
+			if tt.format == "html" {
+				out = html.UnescapeString(out) // html/template writes + as &#43;
+			}
+			for _, w := range tt.stdout {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.notStdout {
+				if strings.Contains(out, w) {
+					t.Errorf("stdout has %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+			if tt.code != 0 {
+				if out != "" || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+					t.Errorf("a refusal is one line on stderr and no report; got stdout %q, stderr:\n%s", out, errs)
+				}
+			}
+			if tt.key && tt.code == 0 && !stamp.MatchString(out+errs) {
+				t.Errorf("no time of verification in:\n%s%s", out, errs)
+			}
+			if tt.key {
+				// The report refuses exactly the logs audit verify fails.
+				vcode, vout, _ := runAudit(t, "verify", "--log", dir, "--key", vkey)
+				if (vcode == 0) != (code == 0) {
+					t.Errorf("audit verify = %d, audit report = %d\n%s", vcode, code, vout)
+				}
+			}
+		})
 	}
 }
 

@@ -61,8 +61,8 @@ func auditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 1
 	}
 	cp := res.Checkpoint
-	fmt.Fprintf(stdout, "log %s: verified\n  origin     %s\n  entries    %d (all canonical and within the schema)\n  root       %s\n",
-		r.Location(), cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Hash))
+	fmt.Fprintf(stdout, "log %s: verified\n  origin     %s\n  entries    %d (all canonical and within the schema)\n  root       %s\n  key        %s\n",
+		r.Location(), cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Hash), verifierID(v))
 	if opts.Since != nil {
 		fmt.Fprintln(stdout, "  consistent with the saved checkpoint given by --since")
 	}
