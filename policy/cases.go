@@ -26,7 +26,7 @@ import (
 //
 //	# de_test.yaml
 //	- name: DE 14 needs consent            # unique among the cases loaded
-//	  as_of: 2026-11-26                    # evaluated at noon UTC of this day…
+//	  as_of: 2026-11-26                    # evaluated at noon of this day in the pack's time zone…
 //	  time: 2026-11-26T23:30:00+01:00      # …unless an instant is given
 //	  input:
 //	    jurisdiction: DE                   # "" or omitted: the default pack
@@ -58,8 +58,9 @@ type Case struct {
 	Line int
 	// Input is what the case evaluates.
 	Input CaseInput
-	// AsOf is the day of the evaluation: Now is noon UTC of it, far from
-	// every pack's date line, unless Time is set.
+	// AsOf is the day of the evaluation, in the applying pack's own
+	// calendar: Now is noon of it in that pack's time zone, unless Time is
+	// set.
 	AsOf Date
 	// Time, when not zero, is the exact evaluation instant (to test the
 	// start of a day in a pack's timezone, say).
@@ -591,20 +592,57 @@ func (b *builder) boolean(n *yaml.Node, what string) bool {
 	return n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
 }
 
-// Now is the instant a case is evaluated at: Time if set, else noon UTC of
-// AsOf, which is the same calendar date in every timezone from UTC−12 to
-// UTC+12.
-func (c *Case) Now() time.Time {
+// Now is the instant a case is evaluated at under p: Time if set, else
+// noon of AsOf in the time zone of the pack that applies (see NoonOn), so
+// as_of is that day in the pack's own calendar at every offset, UTC−12 to
+// UTC+14.
+func (c *Case) Now(p *Policy) time.Time {
 	if !c.Time.IsZero() {
 		return c.Time
 	}
-	return c.AsOf.Time(time.UTC).Add(12 * time.Hour)
+	return p.NoonOn(c.Input.Jurisdiction, c.AsOf)
+}
+
+// NoonOn is the instant a date means for a check in jurisdiction (a test
+// case's as_of, policy explain's --as-of): noon of d in the time zone of
+// the pack that applies on d, so that pack evaluates d itself — its periods,
+// rules and ages on d. Noon UTC would not do: it is already the next day at
+// UTC+12 to +14 (New Zealand, Fiji, Tonga, Samoa, Kiribati).
+//
+// The pack is found as Evaluate finds it (the code, its country, the
+// default pack), taking the first whose noon on d selects it with date d.
+// If none does (a fallback pack whose timezone is far from the code's),
+// it is noon of d in the first pack of the chain.
+func (p *Policy) NoonOn(jurisdiction string, d Date) time.Time {
+	code, _ := NormalizeJurisdiction(jurisdiction)
+	var chain []*pack
+	if code != "" {
+		chain = append(chain, p.byCode[code])
+		if len(code) > 2 {
+			chain = append(chain, p.byCode[code[:2]])
+		}
+	}
+	chain = append(chain, p.m.defaultPack)
+	var first time.Time
+	for _, pk := range chain {
+		if pk == nil {
+			continue
+		}
+		noon := time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, pk.loc)
+		if first.IsZero() {
+			first = noon
+		}
+		if got, _, day := p.selectPack(code, noon); got == pk && day == d {
+			return noon
+		}
+	}
+	return first
 }
 
 // input builds the Input a case evaluates, computing the age from a birth
 // date on the pack's calendar date, as the service does.
 func (p *Policy) caseInput(c *Case) (Input, error) {
-	now := c.Now()
+	now := c.Now(p)
 	in := Input{
 		Jurisdiction: c.Input.Jurisdiction,
 		Stage:        c.Input.Stage,

@@ -38,7 +38,7 @@ func TestBuiltinCasesCoverEveryJurisdiction(t *testing.T) {
 	ages := map[string][]int{}
 	for _, c := range cases {
 		if c.Input.Age != nil && c.Input.Evidence == nil && c.AsOf == (Date{2026, 11, 26}) {
-			pack := p.Evaluate(Input{Jurisdiction: c.Input.Jurisdiction, Age: *c.Input.Age, Now: c.Now()}).Pack
+			pack := p.Evaluate(Input{Jurisdiction: c.Input.Jurisdiction, Age: *c.Input.Age, Now: c.Now(p)}).Pack
 			ages[pack] = append(ages[pack], *c.Input.Age)
 		}
 	}
