@@ -14,9 +14,10 @@ func policyTest(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := policyFlags("test", "Usage: ageassure policy test <path|builtin> [-run regexp] [-v]\n\n"+
 		"Runs the test cases kept beside the policy: every *_test.yaml and *_test.yml file below a folder,\n"+
 		"x_test.yaml beside a single file x.yaml, or a case file itself (\"builtin\": the shipped policy and\n"+
-		"its cases). Each case gives an input, the day (as_of) and the expected decision, band, rule ids and\n"+
-		"obligations; see the README, \"Policy test cases\". Prints --- FAIL: <name> (<file>:<line>) with what\n"+
-		"differed, then ok or FAIL; exit status 1 if a case fails or the policy or its cases do not load.", stderr)
+		"its cases). Each case gives an input, the day (as_of, that day in the pack's own time zone) and the\n"+
+		"expected decision, band, rule ids and obligations; see the README, \"Policy test cases\". Prints\n"+
+		"--- FAIL: <name> (<file>:<line>) with what differed, then ok or FAIL; exit status 1 if a case fails\n"+
+		"or the policy or its cases do not load.", stderr)
 	run := fs.String("run", "", "run only the cases whose name matches this `regexp`")
 	verbose := fs.Bool("v", false, "also list the cases that pass")
 	pos, code, ok := parsePolicyFlags(fs, args, stderr, "<path|builtin>")

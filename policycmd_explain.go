@@ -38,7 +38,7 @@ func policyExplain(_ context.Context, args []string, stdout, stderr io.Writer) i
 	jurisdiction := fs.String("jurisdiction", "", "the ISO 3166 `code` checked, e.g. DE or US-UT (empty: the default pack)")
 	ageFlag := fs.String("age", "", "the declared `age` in whole years")
 	birth := fs.String("birth-date", "", "the declared birth `date` (YYYY-MM-DD), turned into an age on the pack's date")
-	asOf := fs.String("as-of", "", "the `day` to evaluate, at noon UTC (default today)")
+	asOf := fs.String("as-of", "", "the `day` to evaluate (YYYY-MM-DD), that day in the pack's own time zone (default: now)")
 	at := fs.String("time", "", "the exact `instant` to evaluate (RFC 3339), instead of --as-of")
 	stage := fs.String("stage", "signup", "`stage`: signup or reassessment")
 	var signals, evidence listFlag
@@ -78,12 +78,16 @@ func policyExplain(_ context.Context, args []string, stdout, stderr io.Writer) i
 		if in.Now, err = time.Parse(time.RFC3339, *at); err != nil {
 			return usage("--time: %v", err)
 		}
-	default:
-		day, err := parseDay(*asOf)
+	case *asOf != "":
+		// The day in the applying pack's own calendar: noon UTC is already
+		// the next day at UTC+12 to +14.
+		day, err := policy.ParseDate(*asOf)
 		if err != nil {
 			return usage("--as-of: %v", err)
 		}
-		in.Now = day.Time(time.UTC).Add(12 * time.Hour)
+		in.Now = p.NoonOn(in.Jurisdiction, day)
+	default:
+		in.Now = time.Now() // today, in the pack's own calendar
 	}
 	switch {
 	case (*ageFlag == "") == (*birth == ""):
