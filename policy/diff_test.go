@@ -65,7 +65,7 @@ func TestDiff(t *testing.T) {
 			"window: 24h":                  "window: 48h",
 			"thresholds: [13, 16, 18]":     "thresholds: [13, 15, 16, 18]",
 			"    message: \"At or over the minimum age and the digital age of consent in {jurisdiction}.\"":                                                                                                "    message: \"Of age in {jurisdiction}.\"",
-			"  - id: anti-hopping\n    decision: additional_verification_required\n    when: \"assurance == 'asserted' && device_history && device_min_age < minimum_age && declared_age >= minimum_age\"": "  - id: hopping\n    decision: deny\n    when: \"device_history && device_min_age < minimum_age\"",
+			"  - id: anti-hopping\n    decision: additional_verification_required\n    when: >-\n      assurance == 'asserted' && (\n      (device_history && (device_min_age < minimum_age && declared_age >= minimum_age ||\n      device_min_age < consent_age && declared_age >= consent_age)) ||\n      (subject_history && (subject_min_age < minimum_age && declared_age >= minimum_age ||\n      subject_min_age < consent_age && declared_age >= consent_age)))": "  - id: hopping\n    decision: deny\n    when: \"device_history && device_min_age < minimum_age\"",
 		},
 		"us.yaml": {"    legal_status: enjoined": "    legal_status: in_force"},
 	})
@@ -90,7 +90,7 @@ func TestDiff(t *testing.T) {
 		"jurisdictions|BR|added|||Brazil: [2025-03-17, open) minimum 16, consent 16",
 		"jurisdictions|DE|changed|period 2018-05-25 consent_age|16|15",
 		"jurisdictions|GB|removed||United Kingdom: [2018-05-25, open) minimum 13, consent 13|",
-		"rules|anti-hopping|removed||additional_verification_required, when \"assurance == 'asserted' && device_history && device_min_age < minimum_age && declared_age >= minimum_age\", in_force|",
+		"rules|anti-hopping|removed||additional_verification_required, when \"assurance == 'asserted' && ( (device_history && (device_min_age < minimum_age && declared_age >= minimum_age || device_min_age < consent_age && declared_age >= consent_age)) || (subject_history && (subject_min_age < minimum_age && declared_age >= minimum_age || subject_min_age < consent_age && declared_age >= consent_age)))\", in_force|",
 		"rules|hopping|added|||deny, when \"device_history && device_min_age < minimum_age\", in_force",
 		"rules|of-age|changed|message|At or over the minimum age and the digital age of consent in {jurisdiction}.|Of age in {jurisdiction}.",
 		"obligations|gb.aadc-geolocation-off|removed||[under_13, 13_15, 16_17, unknown], scope jurisdictions [GB], effective_from 2021-09-02, in_force|",

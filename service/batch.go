@@ -15,17 +15,18 @@ import (
 type Batcher interface {
 	DeviceMemory
 	Cache
-	// ReadBatch does what LowestDeclaredAge(deviceKey) and Get(keys[i]) for
-	// each key do, with their semantics, in one round trip. An empty
-	// deviceKey or key asks for nothing (aged, found[i] false); vals and
-	// found have one element per key. The error is non-nil only for a
-	// malformed key, and then nothing was read.
-	ReadBatch(ctx context.Context, deviceKey string, keys []string) (age int, aged bool, vals [][]byte, found []bool, err error)
-	// WriteBatch does what RecordDeclaredAge(deviceKey, age, window) (unless
-	// deviceKey is empty) and Set(keys[i], vals[i], ttls[i]) for each key
+	// ReadBatch does what LowestDeclaredAge(ageKeys[i]) for each age key
+	// and Get(keys[j]) for each key do, with their semantics, in one round
+	// trip. An empty key asks for nothing (aged[i], found[j] false); ages
+	// and aged have one element per age key, vals and found one per key.
+	// The error is non-nil only for a malformed key, and then nothing was
+	// read.
+	ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, err error)
+	// WriteBatch does what RecordDeclaredAge(ageKeys[i], age, window) for
+	// each non-empty age key and Set(keys[i], vals[i], ttls[i]) for each key
 	// do, with their semantics, in one round trip. The error is non-nil
 	// only for invalid arguments, and then nothing was written.
-	WriteBatch(ctx context.Context, deviceKey string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error
+	WriteBatch(ctx context.Context, ageKeys []string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error
 }
 
 // batcherOf returns the store devices and cache both are, if it is a
@@ -45,24 +46,40 @@ type lookup struct {
 	err error
 }
 
-// recalled is what the stores hold that bears on one check.
-type recalled struct {
-	deviceAge     int
-	deviceHistory bool
-	deviceErr     error
-	subject       lookup
-	decision      lookup
+// history is the lowest age declared under one reference (a device, an
+// account) within the anti-hopping window.
+type history struct {
+	age   int
+	known bool
+	err   error
 }
 
-// recall reads the lowest age declared on deviceKey and the values under
-// subjectKey and decisionKey; an empty key is not read. With a Batcher it
-// is one round trip, otherwise one call per key.
-func (s *Service) recall(ctx context.Context, deviceKey, subjectKey, decisionKey string) recalled {
+// recalled is what the stores hold that bears on one check.
+type recalled struct {
+	device, account history
+	subject         lookup
+	decision        lookup
+}
+
+// keys names what a check reads and leaves behind; an empty key is not
+// read or written.
+type keys struct {
+	device   string // declared-age memory of the device_ref
+	account  string // declared-age memory of the subject_ref
+	subject  string // the subject record (re-usable assurance)
+	decision string // the cached decision
+}
+
+// recall reads the lowest ages declared on the device and the account and
+// the values under the subject and decision keys. With a Batcher it is one
+// round trip, otherwise one call per key.
+func (s *Service) recall(ctx context.Context, k *keys) recalled {
 	if s.batch != nil {
-		age, history, vals, found, err := s.batch.ReadBatch(ctx, deviceKey, []string{subjectKey, decisionKey})
+		ages, aged, vals, found, err := s.batch.ReadBatch(ctx, []string{k.device, k.account}, []string{k.subject, k.decision})
 		if err == nil {
 			return recalled{
-				deviceAge: age, deviceHistory: history,
+				device:   history{age: ages[0], known: aged[0]},
+				account:  history{age: ages[1], known: aged[1]},
 				subject:  lookup{val: vals[0], ok: found[0]},
 				decision: lookup{val: vals[1], ok: found[1]},
 			}
@@ -71,11 +88,14 @@ func (s *Service) recall(ctx context.Context, deviceKey, subjectKey, decisionKey
 		// single calls below report each failure where it belongs.
 	}
 	var r recalled
-	if deviceKey != "" {
-		r.deviceAge, r.deviceHistory, r.deviceErr = s.devices.LowestDeclaredAge(ctx, deviceKey)
+	if k.device != "" {
+		r.device.age, r.device.known, r.device.err = s.devices.LowestDeclaredAge(ctx, k.device)
 	}
-	r.subject = s.get(ctx, subjectKey)
-	r.decision = s.get(ctx, decisionKey)
+	if k.account != "" {
+		r.account.age, r.account.known, r.account.err = s.devices.LowestDeclaredAge(ctx, k.account)
+	}
+	r.subject = s.get(ctx, k.subject)
+	r.decision = s.get(ctx, k.decision)
 	return r
 }
 
@@ -88,12 +108,13 @@ func (s *Service) get(ctx context.Context, key string) lookup {
 	return l
 }
 
-// declaration is an age declared on a device, to remember for the
-// anti-hopping window. The zero value records nothing.
+// declaration is an age declared on a device and for an account, to
+// remember for the anti-hopping window under each non-empty key. The zero
+// value records nothing.
 type declaration struct {
-	deviceKey string
-	age       int
-	window    time.Duration
+	keys   []string
+	age    int
+	window time.Duration
 }
 
 // cacheEntry is a value to write to the Cache.
@@ -115,7 +136,7 @@ func (s *Service) remember(ctx context.Context, decl declaration, entries []cach
 		for i, e := range entries {
 			keys[i], vals[i], ttls[i] = e.key, e.val, e.ttl
 		}
-		if s.batch.WriteBatch(ctx, decl.deviceKey, decl.age, decl.window, keys, vals, ttls) == nil {
+		if s.batch.WriteBatch(ctx, decl.keys, decl.age, decl.window, keys, vals, ttls) == nil {
 			return
 		}
 		// Only an invalid argument (such as a policy's zero anti-hopping
@@ -123,10 +144,13 @@ func (s *Service) remember(ctx context.Context, decl declaration, entries []cach
 		// calls below write what is valid and report each failure where it
 		// belongs.
 	}
-	if decl.deviceKey != "" {
-		if err := s.devices.RecordDeclaredAge(ctx, decl.deviceKey, decl.age, decl.window); err != nil {
+	for _, k := range decl.keys {
+		if k == "" {
+			continue
+		}
+		if err := s.devices.RecordDeclaredAge(ctx, k, decl.age, decl.window); err != nil {
 			s.metrics.deviceErrors.Inc()
-			s.log.LogAttrs(ctx, slog.LevelDebug, "device memory write failed", slog.Any("error", err))
+			s.log.LogAttrs(ctx, slog.LevelDebug, "declared-age memory write failed", slog.Any("error", err))
 		}
 	}
 	for _, e := range entries {

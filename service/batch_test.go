@@ -109,10 +109,11 @@ func TestDecideRoundTrips(t *testing.T) {
 		wantBatched, wantOne int
 	}{
 		{
-			// read device, subject and the guessed decision; write all three
+			// read the device's and the account's declared ages, the subject
+			// and the guessed decision; write all four
 			name:        "fresh device and subject",
 			body:        `{"jurisdiction":"DE","declared":{"age":14},"context":{"device_ref":"rt-dev-1","subject_ref":"rt-acct-1"}}`,
-			wantBatched: 2, wantOne: 6,
+			wantBatched: 2, wantOne: 8,
 		},
 		{
 			// the device's history changes the decision key: a second read
@@ -132,16 +133,17 @@ func TestDecideRoundTrips(t *testing.T) {
 			wantBatched: 1, wantOne: 1,
 		},
 		{
-			// a declared-only record is no prior: the guess holds
+			// a declared-only record is no prior, but the account's declared
+			// history changes the decision key: a second read
 			name:        "known subject, declaration only",
 			body:        `{"jurisdiction":"DE","declared":{"age":14},"context":{"subject_ref":"rt-acct-1"}}`,
-			wantBatched: 2, wantOne: 3,
+			wantBatched: 3, wantOne: 6,
 		},
 		{
 			// stronger earlier assurance changes the decision key
 			name:        "subject with stronger assurance",
 			body:        `{"jurisdiction":"DE","declared":{"age":14},"context":{"device_ref":"rt-dev-3","subject_ref":"rt-acct-strong"}}`,
-			wantBatched: 3, wantOne: 5,
+			wantBatched: 3, wantOne: 7,
 		},
 	}
 	for _, s := range steps {

@@ -76,12 +76,12 @@ var cborEnc, _ = cbor.CoreDetEncOptions().EncMode()
 // decisionKey names a cached decision by everything the evaluation depends
 // on: tenant, policy (by hash, so a new policy never hits an old decision),
 // jurisdiction and its calendar date (effective dating changes at
-// midnight), stage, declared age, device history, quantized signals, the
+// midnight), stage, declared age, device and account history, quantized signals, the
 // re-used prior, and what each accepted piece of evidence established.
 func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Input, asOf policy.Date) string {
 	k := s.getKeyHasher()
 	defer s.putKeyHasher(k)
-	k.field("decision/v2")
+	k.field("decision/v3")
 	k.field(tenant)
 	k.field(pol.Hash())
 	k.field(in.Jurisdiction)
@@ -92,6 +92,11 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 		k.prefixedInt("device:", in.DeviceMinAge)
 	} else {
 		k.field("device:none")
+	}
+	if in.SubjectHistory {
+		k.prefixedInt("account:", in.SubjectMinAge)
+	} else {
+		k.field("account:none")
 	}
 	var nameBuf [4]string // room for the known signals without allocating
 	for _, name := range sortedKeys(nameBuf[:0], in.Signals) {

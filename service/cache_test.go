@@ -167,11 +167,14 @@ func subjectReuseScenario(t *testing.T, e *testEnv) {
 		t.Errorf("unrelated subject: %s %s", r.Decision, r.Assurance.Level)
 	}
 
-	// On reassess_at the record no longer applies.
+	// On reassess_at the record no longer applies: the declaration decides
+	// alone. (It repeats the 14 declared above: a higher age would be a hop
+	// from it while Redis, on real time, still holds the account's window.)
 	e.clock.Advance(time.Date(2027, 3, 1, 1, 0, 0, 0, time.UTC).Sub(fixedNow))
-	_, b = e.post(t, body)
-	if r := decodeResponse(t, b); r.Decision != policy.Allow || r.Assurance.Level != AssuranceAsserted {
-		t.Errorf("after reassess_at: %s %s, want allow asserted", r.Decision, r.Assurance.Level)
+	_, b = e.post(t, `{"jurisdiction":"DE","declared":{"age":14},"context":{"subject_ref":"acct-1"}}`)
+	if r := decodeResponse(t, b); r.Decision != policy.ParentalConsentRequired || r.Assurance.Level != AssuranceAsserted ||
+		slices.ContainsFunc(r.Reasons, func(x Reason) bool { return x.Rule == ReasonAssuranceReused }) {
+		t.Errorf("after reassess_at: %s %s %+v, want parental_consent_required asserted, nothing re-used", r.Decision, r.Assurance.Level, r.Reasons)
 	}
 }
 

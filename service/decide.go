@@ -114,30 +114,25 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	evidence := s.verifyEvidence(ctx, chk, tenant, today)
 	in.Evidence = evidence
 
-	var deviceKey, subjectKey, guessKey string
+	var k keys
 	if chk.deviceRef != "" {
-		deviceKey = s.keyRef(tenant.ID, "device", chk.deviceRef)
+		k.device = s.keyRef(tenant.ID, "device", chk.deviceRef)
 	}
 	if chk.subjectRef != "" {
-		subjectKey = s.prefixedKeyRef(nsSubject, tenant.ID, "subject", chk.subjectRef)
+		k.account = s.keyRef(tenant.ID, "account-declared", chk.subjectRef)
+		k.subject = s.prefixedKeyRef(nsSubject, tenant.ID, "subject", chk.subjectRef)
 	}
 	if s.batch != nil {
-		// The decision's key depends on what the device and subject reads
-		// return. Guess the common case, a fresh device and subject (in has
-		// neither yet), and read that key in the same round trip: when the
-		// real key turns out to be the guessed one, the lookup below costs
-		// no round trip of its own.
-		guessKey = s.decisionKey(tenant.ID, pol, &in, today)
+		// The decision's key depends on what the history and subject reads
+		// return. Guess the common case, a fresh device, account and
+		// subject (in has none yet), and read that key in the same round
+		// trip: when the real key turns out to be the guessed one, the
+		// lookup below costs no round trip of its own.
+		k.decision = s.decisionKey(tenant.ID, pol, &in, today)
 	}
-	got := s.recall(ctx, deviceKey, subjectKey, guessKey)
-	if got.deviceErr != nil {
-		// Without the memory the check is weaker, not wrong: the rest of
-		// the policy still applies. Counted so operators see it.
-		s.metrics.deviceErrors.Inc()
-		s.log.LogAttrs(ctx, slog.LevelDebug, "device memory read failed", slog.Any("error", got.deviceErr))
-	} else if got.deviceHistory {
-		in.DeviceHistory, in.DeviceMinAge = true, got.deviceAge
-	}
+	got := s.recall(ctx, &k)
+	in.DeviceHistory, in.DeviceMinAge = s.historyOf(ctx, got.device)
+	in.SubjectHistory, in.SubjectMinAge = s.historyOf(ctx, got.account)
 	var prior *subjectRecord
 	if rec, ok := s.decodeSubject(ctx, got.subject, today); ok && policy.LevelRank(rec.Level) > policy.LevelRank(policy.LevelAsserted) {
 		// Earlier assurance stronger than a declaration joins the claims;
@@ -150,7 +145,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	dkey := s.decisionKey(tenant.ID, pol, &in, today)
 	var res policy.Result
 	var hit bool
-	if dkey == guessKey {
+	if dkey == k.decision {
 		res, hit = s.decodeDecision(ctx, got.decision, pol, &in)
 	} else {
 		res, hit = s.lookupDecision(ctx, dkey, pol, &in)
@@ -173,14 +168,14 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	fu := &res.Fusion
 	assurance := Assurance{Level: fu.Assurance.Level, Methods: fu.Assurance.Methods, Buffer: bufferClaim(fu.Assurance.Buffers)}
 
-	if subjectKey != "" && !fu.UsedPrior {
-		if e, ok := s.subjectToRemember(ctx, subjectKey, pol, chk, &res, today, now); ok {
+	if k.subject != "" && !fu.UsedPrior {
+		if e, ok := s.subjectToRemember(ctx, k.subject, pol, chk, &res, today, now); ok {
 			writes = append(writes, e)
 		}
 	}
 	var decl declaration
-	if deviceKey != "" {
-		decl = declaration{deviceKey: deviceKey, age: chk.age, window: pol.AntiHoppingWindow()}
+	if k.device != "" || k.account != "" {
+		decl = declaration{keys: []string{k.device, k.account}, age: chk.age, window: pol.AntiHoppingWindow()}
 	}
 	s.remember(ctx, decl, writes)
 
@@ -273,6 +268,21 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		ExpiresAt:      exp.UTC().Format(time.RFC3339),
 		LogIndex:       logIndex,
 	}, nil
+}
+
+// historyOf is a declared-age memory read as the policy sees it. Without
+// the memory the check is weaker, not wrong: the rest of the policy still
+// applies. A failure is counted so operators see it.
+func (s *Service) historyOf(ctx context.Context, h history) (bool, int) {
+	if h.err != nil {
+		s.metrics.deviceErrors.Inc()
+		s.log.LogAttrs(ctx, slog.LevelDebug, "declared-age memory read failed", slog.Any("error", h.err))
+		return false, 0
+	}
+	if !h.known {
+		return false, 0
+	}
+	return true, h.age
 }
 
 // verifyEvidence runs the request's evidence through the verifier. Without

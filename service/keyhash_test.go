@@ -32,7 +32,7 @@ func decisionKeyOracle(refKey []byte, tenant string, pol *policy.Policy, in *pol
 		binary.BigEndian.PutUint64(b[:], math.Float64bits(f))
 		m.Write(b[:])
 	}
-	field("decision/v2")
+	field("decision/v3")
 	field(tenant)
 	field(pol.Hash())
 	field(in.Jurisdiction)
@@ -43,6 +43,11 @@ func decisionKeyOracle(refKey []byte, tenant string, pol *policy.Policy, in *pol
 		field("device:" + strconv.Itoa(in.DeviceMinAge))
 	} else {
 		field("device:none")
+	}
+	if in.SubjectHistory {
+		field("account:" + strconv.Itoa(in.SubjectMinAge))
+	} else {
+		field("account:none")
 	}
 	names := make([]string, 0, len(in.Signals))
 	for name := range in.Signals {
@@ -126,6 +131,8 @@ func TestDecisionKeyMatchesOracle(t *testing.T) {
 		{"many signals", "acme", policy.Input{Jurisdiction: "US-UT", Stage: "reassessment", Age: 0,
 			Signals: map[string]float64{"e": 1, "d": -0.0, "c": math.Inf(1), "b": 3, "a": 1e-9, "f": 0.5}}, policy.Date{Year: 9999, Month: 12, Day: 31}},
 		{"device history", "t", policy.Input{Jurisdiction: "GB", Age: 130, DeviceHistory: true, DeviceMinAge: 12}, policy.Date{Year: 1, Month: 1, Day: 1}},
+		{"account history", "t", policy.Input{Jurisdiction: "DE", Age: 17, SubjectHistory: true, SubjectMinAge: 14}, policy.Date{Year: 2026, Month: 12, Day: 5}},
+		{"both histories", "t", policy.Input{Jurisdiction: "DE", Age: 17, DeviceHistory: true, DeviceMinAge: 14, SubjectHistory: true, SubjectMinAge: 14}, policy.Date{Year: 2026, Month: 12, Day: 5}},
 		{"odd dates", "", policy.Input{Age: -1}, policy.Date{Year: -5, Month: 0, Day: 0}},
 		{"big date", "x", policy.Input{}, policy.Date{Year: 12345, Month: 123, Day: 100}},
 		{"zero date", "x", policy.Input{}, policy.Date{}},

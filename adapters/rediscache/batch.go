@@ -15,30 +15,38 @@ import (
 // of one length.
 var ErrInvalidBatch = errors.New("keys, values and ttls differ in number")
 
-// ReadBatch does what LowestDeclaredAge(deviceKey) and Get(keys[i]) for
+// ReadBatch does what LowestDeclaredAge(ageKeys[i]) and Get(keys[j]) for
 // each key do, with the same semantics (process memory first, the lower
-// device age of both tiers, local copies with capped lifetimes, the same
+// declared age of both tiers, local copies with capped lifetimes, the same
 // cache metrics), in at most one round trip: one pipeline, one operation
 // for the circuit breaker, the timeout and
 // ageassure_redis_operations_total{op="batch_read"}. It lets a caller that
-// needs several values send one request instead of one per value.
+// needs several values send one request instead of one per value. The
+// declared-age keys are a device's and an account's: a check may carry
+// both.
 //
-// An empty deviceKey or key asks for nothing: aged, or found[i], is false.
-// vals and found have one element per key. The error is non-nil only for
-// a malformed key, and then nothing was read. If Redis fails, the answers
-// are process memory's.
-func (s *Store) ReadBatch(ctx context.Context, deviceKey string, keys []string) (age int, aged bool, vals [][]byte, found []bool, err error) {
+// An empty key asks for nothing: aged[i], or found[j], is false. ages and
+// aged have one element per age key, vals and found one per key. The error
+// is non-nil only for a malformed key, and then nothing was read. If Redis
+// fails, the answers are process memory's.
+func (s *Store) ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, err error) {
 	for _, k := range keys {
 		if k == "" {
 			continue
 		}
 		if err := localcache.ValidateNamespacedKey(k); err != nil {
-			return 0, false, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 	}
-	if deviceKey != "" {
-		if age, aged, err = s.devices.LowestDeclaredAge(ctx, deviceKey); err != nil { // validates deviceKey
-			return 0, false, nil, nil, err
+	ages, aged = make([]int, len(ageKeys)), make([]bool, len(ageKeys))
+	asked := false // any age key at all
+	for i, k := range ageKeys {
+		if k == "" {
+			continue
+		}
+		asked = true
+		if ages[i], aged[i], err = s.devices.LowestDeclaredAge(ctx, k); err != nil { // validates k
+			return nil, nil, nil, nil, err
 		}
 	}
 	vals, found = make([][]byte, len(keys)), make([]bool, len(keys))
@@ -51,19 +59,21 @@ func (s *Store) ReadBatch(ctx context.Context, deviceKey string, keys []string) 
 			remote = append(remote, i)
 		}
 	}
-	if deviceKey == "" && len(remote) == 0 {
-		return age, aged, vals, found, nil
+	if !asked && len(remote) == 0 {
+		return ages, aged, vals, found, nil
 	}
 
 	type reply struct {
-		device deviceReply
+		ages   []deviceReply
 		values []valueReply
 	}
 	r, err := call(s, ctx, opBatchRead, func(ctx context.Context) (reply, error) {
 		pipe := s.client.Pipeline()
-		var device deviceRead
-		if deviceKey != "" {
-			device = s.queueDeviceRead(ctx, pipe, deviceKey)
+		ageReads := make([]deviceRead, len(ageKeys))
+		for i, k := range ageKeys {
+			if k != "" {
+				ageReads[i] = s.queueDeviceRead(ctx, pipe, k)
+			}
 		}
 		reads := make([]valueRead, len(remote))
 		for j, i := range remote {
@@ -72,9 +82,11 @@ func (s *Store) ReadBatch(ctx context.Context, deviceKey string, keys []string) 
 		if err := s.execPipe(ctx, pipe); err != nil {
 			return reply{}, err
 		}
-		r := reply{values: make([]valueReply, len(reads))}
-		if deviceKey != "" {
-			r.device = device.reply()
+		r := reply{ages: make([]deviceReply, len(ageKeys)), values: make([]valueReply, len(reads))}
+		for i, k := range ageKeys {
+			if k != "" {
+				r.ages[i] = ageReads[i].reply()
+			}
 		}
 		for j, read := range reads {
 			r.values[j] = read.reply()
@@ -82,36 +94,38 @@ func (s *Store) ReadBatch(ctx context.Context, deviceKey string, keys []string) 
 		return r, nil
 	})
 	if err != nil {
-		return age, aged, vals, found, nil
+		return ages, aged, vals, found, nil
 	}
 	s.metrics.op(opBatchRead, resultOK)
-	if deviceKey != "" {
-		age, aged = s.lowerOfTiers(ctx, deviceKey, age, aged, r.device)
+	for i, k := range ageKeys {
+		if k != "" {
+			ages[i], aged[i] = s.lowerOfTiers(ctx, k, ages[i], aged[i], r.ages[i])
+		}
 	}
 	for j, i := range remote {
 		vals[i], found[i] = s.gotFromRedis(ctx, keys[i], r.values[j])
 	}
-	return age, aged, vals, found, nil
+	return ages, aged, vals, found, nil
 }
 
-// WriteBatch does what RecordDeclaredAge(deviceKey, age, window) and
-// Set(keys[i], vals[i], ttls[i]) for each key do, with the same semantics
+// WriteBatch does what RecordDeclaredAge(ageKeys[i], age, window) for each
+// age key and Set(keys[i], vals[i], ttls[i]) for each key do, with the same semantics
 // (the device's minimum kept atomically in Redis and in process memory,
 // local copies for at most Config.LocalMaxTTL, or for the full ttl when
 // Redis could not be written), in at most one round trip: one pipeline,
 // one operation for the circuit breaker, the timeout and
 // ageassure_redis_operations_total{op="batch_write"}.
 //
-// An empty deviceKey records nothing. The error is non-nil only for
+// An empty age key records nothing. The error is non-nil only for
 // invalid arguments, and then nothing was written. A Redis failure is
 // absorbed: process memory holds everything, as with the single calls.
 //
-// The pipeline runs the device script with EVALSHA: Redis then neither
+// The pipeline runs the declared-age script with EVALSHA: Redis then neither
 // receives nor hashes the script's text (EVAL cost 19 us of Redis CPU per
 // call against 13 us, measured with INFO commandstats under load). After a
 // Redis restart or SCRIPT FLUSH the EVALSHA fails with NOSCRIPT and only
-// that command is redone, with EVAL, in a second round trip.
-func (s *Store) WriteBatch(ctx context.Context, deviceKey string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error {
+// those commands are redone, with EVAL, in a second round trip.
+func (s *Store) WriteBatch(ctx context.Context, ageKeys []string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error {
 	if len(vals) != len(keys) || len(ttls) != len(keys) {
 		return fmt.Errorf("rediscache: %w: %d keys, %d values, %d ttls", ErrInvalidBatch, len(keys), len(vals), len(ttls))
 	}
@@ -123,22 +137,33 @@ func (s *Store) WriteBatch(ctx context.Context, deviceKey string, age int, windo
 			return err
 		}
 	}
-	if deviceKey != "" {
-		// Validates the device's arguments; the local record stands through
+	recording := false
+	for _, k := range ageKeys {
+		if k == "" {
+			continue
+		}
+		// Validates the age's arguments; the local record stands through
 		// an outage.
-		if err := s.devices.RecordDeclaredAge(ctx, deviceKey, age, window); err != nil {
+		if err := s.devices.RecordDeclaredAge(ctx, k, age, window); err != nil {
 			return err
 		}
-	} else if len(keys) == 0 {
+		recording = true
+	}
+	if !recording && len(keys) == 0 {
 		return nil
 	}
 
 	_, err := call(s, ctx, opBatchWrite, func(ctx context.Context) (struct{}, error) {
 		pipe := s.client.Pipeline()
-		var record *redis.Cmd
-		devKeys, devArgs := []string{s.key(nsDevice, deviceKey)}, []any{age, windowMs(window)}
-		if deviceKey != "" {
-			record = recordAge.EvalSha(ctx, pipe, devKeys, devArgs...)
+		ageArgs := []any{age, windowMs(window)}
+		records := make([]*redis.Cmd, 0, len(ageKeys))
+		var recordKeys [][]string
+		for _, k := range ageKeys {
+			if k != "" {
+				rk := []string{s.key(nsDevice, k)}
+				records = append(records, recordAge.EvalSha(ctx, pipe, rk, ageArgs...))
+				recordKeys = append(recordKeys, rk)
+			}
 		}
 		for i, k := range keys {
 			pipe.Set(ctx, s.prefix+k, vals[i], ceilMs(ttls[i]))
@@ -147,16 +172,27 @@ func (s *Store) WriteBatch(ctx context.Context, deviceKey string, age int, windo
 		if err := s.pipes.run(ctx, cmds); err != nil {
 			return struct{}{}, err
 		}
-		if record == nil || !redis.HasErrorPrefix(record.Err(), "NOSCRIPT") {
-			return struct{}{}, cmdsErr(cmds, nil)
+		var redo []int
+		var unloaded []redis.Cmder
+		for i, rec := range records {
+			if redis.HasErrorPrefix(rec.Err(), "NOSCRIPT") {
+				redo = append(redo, i)
+				unloaded = append(unloaded, rec)
+			}
 		}
-		// Redis restarted or flushed its scripts. The sets went through (a
-		// pipeline is not a transaction), so only the device record is
-		// redone, by Run, which also loads the script for later batches.
-		if err := cmdsErr(cmds, record); err != nil {
+		// After a Redis restart or SCRIPT FLUSH the script is unknown. The
+		// sets went through (a pipeline is not a transaction), so only the
+		// age records are redone, by Run, which also loads the script for
+		// later batches.
+		if err := cmdsErr(cmds, unloaded...); err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, recordAge.Run(ctx, s.client, devKeys, devArgs...).Err()
+		for _, i := range redo {
+			if err := recordAge.Run(ctx, s.client, recordKeys[i], ageArgs...).Err(); err != nil {
+				return struct{}{}, err
+			}
+		}
+		return struct{}{}, nil
 	})
 	if err == nil {
 		s.metrics.op(opBatchWrite, resultOK)

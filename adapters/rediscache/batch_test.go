@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -142,7 +143,7 @@ func TestReadBatchMatchesSingleCalls(t *testing.T) {
 				tt.local(single)
 			}
 
-			age, aged, vals, found, err := batch.ReadBatch(ctx, tt.device, tt.keys)
+			age, aged, vals, found, err := readBatch(ctx, batch, tt.device, tt.keys)
 			if err != nil || len(vals) != len(tt.keys) || len(found) != len(tt.keys) {
 				t.Fatalf("ReadBatch = %d values, %d found, %v", len(vals), len(found), err)
 			}
@@ -258,7 +259,7 @@ func TestWriteBatchMatchesSingleCalls(t *testing.T) {
 			for _, w := range tt.writes {
 				keys, vals, ttls = append(keys, w.key), append(vals, []byte(w.val)), append(ttls, w.ttl)
 			}
-			if err := batch.WriteBatch(ctx, tt.device, tt.age, tt.window, keys, vals, ttls); err != nil {
+			if err := writeBatch(ctx, batch, tt.device, tt.age, tt.window, keys, vals, ttls); err != nil {
 				t.Fatalf("WriteBatch: %v", err)
 			}
 			if tt.device != "" {
@@ -299,7 +300,7 @@ func TestBatchInvalid(t *testing.T) {
 		{"raw key", dev, []string{k, "dc:alice@example.com"}},
 	}
 	for _, r := range reads {
-		if _, _, _, _, err := e.ReadBatch(ctx, r.device, r.keys); !errors.Is(err, localcache.ErrInvalidKey) {
+		if _, _, _, _, err := readBatch(ctx, e, r.device, r.keys); !errors.Is(err, localcache.ErrInvalidKey) {
 			t.Errorf("ReadBatch, %s: %v, want ErrInvalidKey", r.name, err)
 		}
 	}
@@ -323,7 +324,7 @@ func TestBatchInvalid(t *testing.T) {
 		{"fewer ttls than keys", dev, 12, time.Hour, []string{k}, one("v"), nil, ErrInvalidBatch},
 	}
 	for _, w := range writes {
-		if err := e.WriteBatch(ctx, w.device, w.age, w.window, w.keys, w.vals, w.ttls); !errors.Is(err, w.want) {
+		if err := writeBatch(ctx, e, w.device, w.age, w.window, w.keys, w.vals, w.ttls); !errors.Is(err, w.want) {
 			t.Errorf("WriteBatch, %s: %v, want %v", w.name, err, w.want)
 		}
 	}
@@ -362,28 +363,28 @@ func TestBatchRoundTrips(t *testing.T) {
 		want int64
 	}{
 		{"read: device and two values, nothing held", func() error {
-			_, _, _, _, err := e.ReadBatch(ctx, dev, []string{k1, k2})
+			_, _, _, _, err := readBatch(ctx, e, dev, []string{k1, k2})
 			return err
 		}, 1},
 		{"write: device and two values", func() error {
-			return e.WriteBatch(ctx, dev, 12, time.Hour, []string{k1, k2}, [][]byte{v("v1"), v("v2")}, []time.Duration{time.Hour, time.Hour})
+			return writeBatch(ctx, e, dev, 12, time.Hour, []string{k1, k2}, [][]byte{v("v1"), v("v2")}, []time.Duration{time.Hour, time.Hour})
 		}, 1},
 		{"read: values held in process memory", func() error {
-			_, _, _, _, err := e.ReadBatch(ctx, "", []string{k1, k2})
+			_, _, _, _, err := readBatch(ctx, e, "", []string{k1, k2})
 			return err
 		}, 0},
 		{"read: values held, device always asked", func() error {
-			_, _, _, _, err := e.ReadBatch(ctx, dev, []string{k1, k2})
+			_, _, _, _, err := readBatch(ctx, e, dev, []string{k1, k2})
 			return err
 		}, 1},
 		{"read: one value held, one not", func() error {
-			_, _, _, _, err := e.ReadBatch(ctx, "", []string{k1, "dc:" + hkey("other")})
+			_, _, _, _, err := readBatch(ctx, e, "", []string{k1, "dc:" + hkey("other")})
 			return err
 		}, 1},
 		{"write: values only", func() error {
-			return e.WriteBatch(ctx, "", 0, 0, []string{k1}, [][]byte{v("v3")}, []time.Duration{time.Hour})
+			return writeBatch(ctx, e, "", 0, 0, []string{k1}, [][]byte{v("v3")}, []time.Duration{time.Hour})
 		}, 1},
-		{"write: nothing", func() error { return e.WriteBatch(ctx, "", 0, 0, nil, nil, nil) }, 0},
+		{"write: nothing", func() error { return writeBatch(ctx, e, "", 0, 0, nil, nil, nil) }, 0},
 	}
 	for _, s := range steps {
 		before, opsBefore := rt.total(), ops()
@@ -416,7 +417,7 @@ func TestWriteBatchAfterScriptFlush(t *testing.T) {
 			t.Fatal(err)
 		}
 		k := "dc:" + hkey(fmt.Sprint("value", i))
-		if err := e.WriteBatch(ctx, dev, age, time.Hour, []string{k}, [][]byte{[]byte("v")}, []time.Duration{time.Hour}); err != nil {
+		if err := writeBatch(ctx, e, dev, age, time.Hour, []string{k}, [][]byte{[]byte("v")}, []time.Duration{time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		if got := c.Get(ctx, "flush:dev:"+dev).Val(); got != fmt.Sprint(age) {
@@ -445,14 +446,14 @@ func TestBatchOutage(t *testing.T) {
 	e := newEnv(t, outageConfig(p.URL()))
 	ctx := context.Background()
 	dev, k, k2, unknown := hkey("device"), "dc:"+hkey("before"), "sub:"+hkey("during"), "dc:"+hkey("unknown")
-	if err := e.WriteBatch(ctx, dev, 12, time.Hour, []string{k}, [][]byte{[]byte("v")}, []time.Duration{time.Hour}); err != nil {
+	if err := writeBatch(ctx, e, dev, 12, time.Hour, []string{k}, [][]byte{[]byte("v")}, []time.Duration{time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 
 	p.Kill()
 	for i := range 3 { // ConsecutiveFailures: three failed reads open the breaker
 		timed(t, "ReadBatch", func() {
-			age, aged, vals, found, err := e.ReadBatch(ctx, dev, []string{k, unknown})
+			age, aged, vals, found, err := readBatch(ctx, e, dev, []string{k, unknown})
 			if err != nil || age != 12 || !aged || string(vals[0]) != "v" || !found[0] || found[1] {
 				t.Errorf("call %d: ReadBatch = %d, %t, %q, %v, %v; want 12 and v from process memory", i, age, aged, vals, found, err)
 			}
@@ -464,7 +465,7 @@ func TestBatchOutage(t *testing.T) {
 	waitState(t, e.Store, "open", sanityBound)
 
 	timed(t, "WriteBatch", func() {
-		if err := e.WriteBatch(ctx, dev, 9, time.Hour, []string{k2}, [][]byte{[]byte("w")}, []time.Duration{time.Hour}); err != nil {
+		if err := writeBatch(ctx, e, dev, 9, time.Hour, []string{k2}, [][]byte{[]byte("w")}, []time.Duration{time.Hour}); err != nil {
 			t.Errorf("WriteBatch: %v", err)
 		}
 		// Kept locally for the full hour, not LocalMaxTTL: the only copy.
@@ -473,7 +474,7 @@ func TestBatchOutage(t *testing.T) {
 		}
 	})
 	timed(t, "ReadBatch", func() {
-		age, _, vals, found, err := e.ReadBatch(ctx, dev, []string{k2})
+		age, _, vals, found, err := readBatch(ctx, e, dev, []string{k2})
 		if err != nil || age != 9 || !found[0] || string(vals[0]) != "w" {
 			t.Errorf("ReadBatch = %d, %q, %v, %v; want 9 and w", age, vals, found, err)
 		}
@@ -485,11 +486,11 @@ func TestBatchOutage(t *testing.T) {
 
 	p.Restart() // empty: no persistence
 	waitState(t, e.Store, "closed", 5*time.Second)
-	if age, _, _, _, err := e.ReadBatch(ctx, dev, nil); err != nil || age != 9 {
+	if age, _, _, _, err := readBatch(ctx, e, dev, nil); err != nil || age != 9 {
 		t.Errorf("ReadBatch after recovery = %d, %v; want 9 (process memory, lower than Redis' nothing)", age, err)
 	}
 	before := e.opCount(t, "batch_write", "ok")
-	if err := e.WriteBatch(ctx, dev, 11, time.Hour, nil, nil, nil); err != nil {
+	if err := writeBatch(ctx, e, dev, 11, time.Hour, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := e.opCount(t, "batch_write", "ok"); n != before+1 {
@@ -499,4 +500,55 @@ func TestBatchOutage(t *testing.T) {
 		t.Errorf("GET after recovery = %q, want 11", got)
 	}
 	checkTransitionLogs(t, e.logs.String())
+}
+
+// TestBatchSeveralAges: a check may carry a device's and an account's
+// declared-age keys. Each keeps its own minimum, written in one pipeline
+// (also after a SCRIPT FLUSH, for every key) and read back by another
+// replica in one round trip; an empty key asks for nothing.
+func TestBatchSeveralAges(t *testing.T) {
+	p := redistest.Start(t)
+	a := newEnv(t, Config{URL: p.URL(), Prefix: "ages:"})
+	b := newEnv(t, Config{URL: p.URL(), Prefix: "ages:"})
+	ctx := context.Background()
+	c := redistestClient(t, p.URL())
+	dev, sub := hkey("device"), hkey("subject")
+	steps := []struct {
+		keys     []string
+		age      int
+		flush    bool
+		wantDev  string
+		wantSub  string
+		readKeys []string
+		want     []int
+		wantAged []bool
+	}{
+		{[]string{dev, sub}, 14, false, "14", "14", []string{dev, sub}, []int{14, 14}, []bool{true, true}},
+		{[]string{"", sub}, 12, false, "14", "12", []string{dev, "", sub}, []int{14, 0, 12}, []bool{true, false, true}},
+		{[]string{dev, sub}, 17, false, "14", "12", []string{sub, dev}, []int{12, 14}, []bool{true, true}},
+		{[]string{dev, sub}, 10, true, "10", "10", []string{dev, sub}, []int{10, 10}, []bool{true, true}},
+	}
+	for i, st := range steps {
+		if st.flush {
+			if err := c.ScriptFlush(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.WriteBatch(ctx, st.keys, st.age, time.Hour, nil, nil, nil); err != nil {
+			t.Fatalf("step %d: WriteBatch: %v", i, err)
+		}
+		if got := c.Get(ctx, "ages:dev:"+dev).Val(); got != st.wantDev {
+			t.Errorf("step %d: device age in Redis %q, want %s", i, got, st.wantDev)
+		}
+		if got := c.Get(ctx, "ages:dev:"+sub).Val(); got != st.wantSub {
+			t.Errorf("step %d: account age in Redis %q, want %s", i, got, st.wantSub)
+		}
+		ages, aged, _, _, err := b.ReadBatch(ctx, st.readKeys, nil)
+		if err != nil || !slices.Equal(ages, st.want) || !slices.Equal(aged, st.wantAged) {
+			t.Errorf("step %d: other replica reads %v %v %v, want %v %v", i, ages, aged, err, st.want, st.wantAged)
+		}
+	}
+	if n := a.opCount(t, "batch_write", "error"); n != 0 {
+		t.Errorf("batch_write error = %v, want 0", n)
+	}
 }

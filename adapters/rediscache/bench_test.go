@@ -91,7 +91,7 @@ func BenchmarkReadBatch(b *testing.B) {
 	ctx := context.Background()
 	devices, decisions, subjects := benchKeys(1024, ""), benchKeys(1024, "dc:"), benchKeys(1024, "sub:")
 	for i := range devices {
-		err := e.WriteBatch(ctx, devices[i], 10+i%10, time.Hour, []string{decisions[i], subjects[i]},
+		err := writeBatch(ctx, e, devices[i], 10+i%10, time.Hour, []string{decisions[i], subjects[i]},
 			[][]byte{[]byte(`decision`), []byte(`subject`)}, []time.Duration{time.Hour, time.Hour})
 		if err != nil {
 			b.Fatal(err)
@@ -99,7 +99,7 @@ func BenchmarkReadBatch(b *testing.B) {
 	}
 	read := func(b *testing.B, i int) {
 		j := i % len(devices)
-		if _, aged, _, found, err := e.ReadBatch(ctx, devices[j], []string{subjects[j], decisions[j]}); !aged || !found[0] || !found[1] || err != nil {
+		if _, aged, _, found, err := readBatch(ctx, e, devices[j], []string{subjects[j], decisions[j]}); !aged || !found[0] || !found[1] || err != nil {
 			b.Errorf("ReadBatch: %t, %v, %v", aged, found, err)
 		}
 	}
@@ -140,7 +140,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		j := i % len(devices)
-		if err := e.WriteBatch(ctx, devices[j], 10+i%10, time.Hour, []string{decisions[j], subjects[j]}, vals, ttls); err != nil {
+		if err := writeBatch(ctx, e, devices[j], 10+i%10, time.Hour, []string{decisions[j], subjects[j]}, vals, ttls); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -42,14 +42,14 @@ func TestCluster(t *testing.T) {
 		}
 		batchDev, sub := hkey(fmt.Sprint("batch-device-", i)), "sub:"+hkey(fmt.Sprint("subject-", i))
 		before := rtA.pipelines.Load()
-		if err := a.WriteBatch(ctx, batchDev, 10+i%5, time.Hour, []string{k, sub}, [][]byte{[]byte("d"), []byte("s")}, []time.Duration{time.Hour, time.Hour}); err != nil {
+		if err := writeBatch(ctx, a, batchDev, 10+i%5, time.Hour, []string{k, sub}, [][]byte{[]byte("d"), []byte("s")}, []time.Duration{time.Hour, time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 		if n := rtA.pipelines.Load() - before; n != 1 {
 			t.Errorf("WriteBatch %d: %d pipelines, want 1", i, n)
 		}
 		before = rtB.pipelines.Load()
-		age, aged, vals, found, err := b.ReadBatch(ctx, batchDev, []string{k, sub})
+		age, aged, vals, found, err := readBatch(ctx, b, batchDev, []string{k, sub})
 		if err != nil || !aged || age != 10+i%5 || !found[0] || !found[1] || string(vals[0]) != "d" || string(vals[1]) != "s" {
 			t.Errorf("ReadBatch %d via b = %d, %t, %q, %v, %v", i, age, aged, vals, found, err)
 		}

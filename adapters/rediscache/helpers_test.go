@@ -49,10 +49,25 @@ type (
 	batcher interface {
 		deviceMemory
 		byteCache
-		ReadBatch(ctx context.Context, deviceKey string, keys []string) (age int, aged bool, vals [][]byte, found []bool, err error)
-		WriteBatch(ctx context.Context, deviceKey string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error
+		ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, err error)
+		WriteBatch(ctx context.Context, ageKeys []string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error
 	}
 )
+
+// readBatch is ReadBatch with at most one declared-age key (none for ""),
+// which is what most tests need.
+func readBatch(ctx context.Context, b batcher, dev string, keys []string) (int, bool, [][]byte, []bool, error) {
+	ages, aged, vals, found, err := b.ReadBatch(ctx, []string{dev}, keys)
+	if err != nil {
+		return 0, false, nil, nil, err
+	}
+	return ages[0], aged[0], vals, found, nil
+}
+
+// writeBatch is WriteBatch with at most one declared-age key (none for "").
+func writeBatch(ctx context.Context, b batcher, dev string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error {
+	return b.WriteBatch(ctx, []string{dev}, age, window, keys, vals, ttls)
+}
 
 var (
 	_ deviceMemory   = (*Store)(nil)

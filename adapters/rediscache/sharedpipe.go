@@ -3,6 +3,7 @@ package rediscache
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,11 +157,12 @@ func (p *sharedPipe) exec(ctx context.Context, cmds []redis.Cmder) error {
 	return err
 }
 
-// cmdsErr is the first error Redis answered for one of cmds other than skip
-// (nil for none), leaving out redis.Nil: a missing key is an answer.
-func cmdsErr(cmds []redis.Cmder, skip redis.Cmder) error {
+// cmdsErr is the first error Redis answered for one of cmds other than
+// those in skip (nil for none), leaving out redis.Nil: a missing key is an
+// answer.
+func cmdsErr(cmds []redis.Cmder, skip ...redis.Cmder) error {
 	for _, c := range cmds {
-		if err := c.Err(); c != skip && err != nil && !errors.Is(err, redis.Nil) {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) && !slices.Contains(skip, c) {
 			return err
 		}
 	}

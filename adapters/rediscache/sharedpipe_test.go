@@ -379,7 +379,7 @@ func TestSharedPipeFailureCountsOnce(t *testing.T) {
 			e := newEnv(t, Config{URL: url, Timeout: 5 * time.Second, Breaker: BreakerConfig{ConsecutiveFailures: 5}})
 			ctx := context.Background()
 			read := func(i int) {
-				_, _, _, found, err := e.ReadBatch(ctx, "", []string{hkey(fmt.Sprint("k", i))})
+				_, _, _, found, err := readBatch(ctx, e, "", []string{hkey(fmt.Sprint("k", i))})
 				if err != nil || found[0] {
 					t.Errorf("ReadBatch = %v, %v; want a miss from process memory", found, err)
 				}

@@ -129,7 +129,7 @@ func (s *Store) execPipe(ctx context.Context, pipe redis.Pipeliner) error {
 	if err := s.pipes.run(ctx, cmds); err != nil {
 		return err
 	}
-	return cmdsErr(cmds, nil)
+	return cmdsErr(cmds)
 }
 
 // redisLogger sends go-redis' internal messages (one per failed dial, for
