@@ -44,6 +44,7 @@ func policyExplain(_ context.Context, args []string, stdout, stderr io.Writer) i
 	var signals, evidence listFlag
 	fs.Var(&signals, "signal", "a risk signal `type=value` (repeatable): underage_likelihood=0..1, user_reports=count")
 	deviceMin := fs.String("device-min-age", "", "the lowest `age` the device declared within the anti-hopping window")
+	subjectMin := fs.String("subject-min-age", "", "the lowest `age` the account (subject_ref) declared within the anti-hopping window")
 	fs.Var(&evidence, "evidence", "accepted evidence `type[:k=v,...]` (repeatable; see above)")
 	format := fs.String("format", "text", "output `format`: text or json")
 	pos, code, ok := parsePolicyFlags(fs, args, stderr, "<path|builtin>")
@@ -121,6 +122,12 @@ func policyExplain(_ context.Context, args []string, stdout, stderr io.Writer) i
 			return usage("--device-min-age %q: want whole years", *deviceMin)
 		}
 		in.DeviceHistory = true
+	}
+	if *subjectMin != "" {
+		if in.SubjectMinAge, err = strconv.Atoi(*subjectMin); err != nil || in.SubjectMinAge < 0 {
+			return usage("--subject-min-age %q: want whole years", *subjectMin)
+		}
+		in.SubjectHistory = true
 	}
 	for _, spec := range evidence {
 		e, err := parseEvidenceSpec(spec)
@@ -290,6 +297,9 @@ func writeExplain(w io.Writer, p *policy.Policy, in policy.Input, res policy.Res
 	if in.DeviceHistory {
 		bw.printf(", device declared %d recently", in.DeviceMinAge)
 	}
+	if in.SubjectHistory {
+		bw.printf(", account declared %d recently", in.SubjectMinAge)
+	}
 	for _, e := range in.Evidence {
 		bw.printf(", evidence %s (%s)", e.Type, e.Outcome)
 	}
@@ -447,6 +457,9 @@ func explainInputJSON(in policy.Input) map[string]any {
 		"signals": in.Signals, "evidence": ev}
 	if in.DeviceHistory {
 		out["device_min_age"] = in.DeviceMinAge
+	}
+	if in.SubjectHistory {
+		out["subject_min_age"] = in.SubjectMinAge
 	}
 	return out
 }

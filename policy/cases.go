@@ -34,6 +34,7 @@ import (
 //	    stage: signup                      # or reassessment (default signup)
 //	    signals: {underage_likelihood: 0.9, user_reports: 3}
 //	    device_min_age: 10                 # the device declared 10 recently (implies device history)
+//	    subject_min_age: 10                # the account declared 10 recently (implies account history)
 //	    evidence:                          # accepted evidence, as verifiers report it
 //	      - {type: age_estimation, estimate: 19.2, uncertainty: 2.1, liveness: false}
 //	      - {type: id_document, age: 12}   # or over: {18: true}
@@ -77,6 +78,9 @@ type CaseInput struct {
 	Stage        string
 	Signals      map[string]float64
 	DeviceMinAge *int // set: the device declared this age within the window
+	// SubjectMinAge, when set: the account (subject_ref) declared this age
+	// within the window.
+	SubjectMinAge *int
 	Evidence     []Evidence
 	Prior        *Prior
 }
@@ -345,6 +349,10 @@ func (b *builder) caseInput(n *yaml.Node, in *CaseInput) {
 		case "device_min_age":
 			if a, ok := b.age(v, "device_min_age"); ok {
 				in.DeviceMinAge = &a
+			}
+		case "subject_min_age":
+			if a, ok := b.age(v, "subject_min_age"); ok {
+				in.SubjectMinAge = &a
 			}
 		case "evidence":
 			seen := map[string]bool{}
@@ -662,6 +670,9 @@ func (p *Policy) caseInput(c *Case) (Input, error) {
 	}
 	if c.Input.DeviceMinAge != nil {
 		in.DeviceHistory, in.DeviceMinAge = true, *c.Input.DeviceMinAge
+	}
+	if c.Input.SubjectMinAge != nil {
+		in.SubjectHistory, in.SubjectMinAge = true, *c.Input.SubjectMinAge
 	}
 	return in, nil
 }
