@@ -81,8 +81,8 @@ type CaseInput struct {
 	// SubjectMinAge, when set: the account (subject_ref) declared this age
 	// within the window.
 	SubjectMinAge *int
-	Evidence     []Evidence
-	Prior        *Prior
+	Evidence      []Evidence
+	Prior         *Prior
 }
 
 // CaseExpect is what a case requires. Empty fields are not checked, so a

@@ -64,7 +64,7 @@ func TestDiff(t *testing.T) {
 			"age_estimation: {default: 2}": "age_estimation: {default: 3, \"18\": 4}",
 			"window: 24h":                  "window: 48h",
 			"thresholds: [13, 16, 18]":     "thresholds: [13, 15, 16, 18]",
-			"    message: \"At or over the minimum age and the digital age of consent in {jurisdiction}.\"":                                                                                                "    message: \"Of age in {jurisdiction}.\"",
+			"    message: \"At or over the minimum age and the digital age of consent in {jurisdiction}.\"": "    message: \"Of age in {jurisdiction}.\"",
 			"  - id: anti-hopping\n    decision: additional_verification_required\n    when: >-\n      assurance == 'asserted' && (\n      (device_history && (device_min_age < minimum_age && declared_age >= minimum_age ||\n      device_min_age < consent_age && declared_age >= consent_age)) ||\n      (subject_history && (subject_min_age < minimum_age && declared_age >= minimum_age ||\n      subject_min_age < consent_age && declared_age >= consent_age)))": "  - id: hopping\n    decision: deny\n    when: \"device_history && device_min_age < minimum_age\"",
 		},
 		"us.yaml": {"    legal_status: enjoined": "    legal_status: in_force"},
