@@ -89,7 +89,7 @@ func (v *Verifier) verifyCredential(ctx context.Context, item *policy.EvidenceIt
 	if err != nil {
 		return failWrap(ReasonDisclosureInvalid, err, "disclosures")
 	}
-	kbUntil, f := checkKeyBinding(pres, c, p, b, now)
+	kb, kbUntil, f := checkKeyBinding(pres, c, p, b, now)
 	if f != nil {
 		return f
 	}
@@ -100,7 +100,13 @@ func (v *Verifier) verifyCredential(ctx context.Context, item *policy.EvidenceIt
 	if !valid.until.IsZero() && valid.until.Before(until) {
 		until = valid.until
 	}
-	if f := v.firstUse(ctx, item.Token, until, p.Leeway); f != nil {
+	decoded := make([][]byte, len(pres.disclosures))
+	for i, d := range pres.disclosures {
+		if decoded[i], err = b64.DecodeString(d); err != nil { // decoded once already by reconstruct
+			return failWrap(ReasonDisclosureInvalid, err, "disclosure %d", i+1)
+		}
+	}
+	if f := v.firstUse(ctx, v.credentialReplayKey(tok, decoded, kb), until, p.Leeway); f != nil {
 		return f
 	}
 	ev.Expires = until
@@ -110,10 +116,11 @@ func (v *Verifier) verifyCredential(ctx context.Context, item *policy.EvidenceIt
 // checkKeyBinding verifies the KB-JWT (RFC 9901 §4.3): signed by the key
 // the issuer bound the credential to (cnf.jwk), made for us (aud) and for
 // this request (nonce), recently (iat), over exactly this presentation
-// (sd_hash). It returns when the presentation stops being acceptable.
-func checkKeyBinding(pres *presentation, issuer claims, p *provider, b policy.Binding, now time.Time) (time.Time, *failure) {
-	hb := func(detail string) (time.Time, *failure) {
-		return time.Time{}, fail(ReasonHolderBindingInvalid, "key-binding JWT: %s", detail)
+// (sd_hash). It returns the parsed KB-JWT and when the presentation stops
+// being acceptable.
+func checkKeyBinding(pres *presentation, issuer claims, p *provider, b policy.Binding, now time.Time) (*compactJWS, time.Time, *failure) {
+	hb := func(detail string) (*compactJWS, time.Time, *failure) {
+		return nil, time.Time{}, fail(ReasonHolderBindingInvalid, "key-binding JWT: %s", detail)
 	}
 	if pres.kbJWT == "" {
 		return hb("missing")
@@ -173,5 +180,5 @@ func checkKeyBinding(pres *presentation, issuer claims, p *provider, b policy.Bi
 	if got, _, _ := kc.str("sd_hash"); subtle.ConstantTimeCompare([]byte(got), []byte(b64.EncodeToString(sum[:]))) != 1 {
 		return hb("sd_hash does not match the presentation")
 	}
-	return valid.until, nil
+	return kb, valid.until, nil
 }

@@ -26,9 +26,17 @@ func FuzzParseSDJWT(f *testing.F) {
 		if slices.Contains(p.disclosures, "") || len(p.disclosures) > maxDisclosures {
 			t.Fatalf("bad disclosures: %q", p.disclosures)
 		}
+		if !inCompactAlphabet(s, ".~") {
+			t.Fatalf("a presentation outside the compact alphabet parsed: %q", s)
+		}
 		jws, err := parseJWS(p.issuerJWT)
 		if err != nil {
 			return
+		}
+		// One spelling: the signed parts are exactly the canonical encoding
+		// of what they decode to.
+		if signed := p.issuerJWT[:strings.LastIndexByte(p.issuerJWT, '.')]; b64.EncodeToString(jws.rawHeader)+"."+b64.EncodeToString(jws.payload) != signed {
+			t.Fatalf("issuer JWT is not the canonical encoding of its content: %q", p.issuerJWT)
 		}
 		c, err := parseClaims(jws.payload)
 		if err != nil {
@@ -58,6 +66,9 @@ func FuzzParseDisclosure(f *testing.F) {
 		}
 		if d.digest != digestOf(s) {
 			t.Fatal("digest is not over the encoded disclosure")
+		}
+		if raw, err := b64.DecodeString(s); err != nil || b64.EncodeToString(raw) != s {
+			t.Fatalf("disclosure %q is not the canonical encoding of its content", s)
 		}
 		if d.array && d.name != "" {
 			t.Fatal("array-element disclosure with a name")
@@ -89,6 +100,21 @@ func FuzzVerifyToken(f *testing.F) {
 	add(1, signJWS(f, fx.doc, "", "", claimsAt(testNow, docIssuer, map[string]any{"birthdate": "2001-02-03"})))
 	add(2, signJWS(f, fx.consent, "", "", claimsAt(testNow, consentIss, map[string]any{"consent": true, "nonce": testNonce})))
 	add(3, fx.newCred(f).build(f))
+	// Respellings of valid tokens (line breaks Go's base64 decoder skips,
+	// padding): never accepted, since they are not what was signed.
+	for kind, tok := range []string{
+		signJWS(f, fx.est, "", "", claimsAt(testNow, estIssuer, map[string]any{"age_estimate": 19.2, "jti": "respelled"})),
+		signJWS(f, fx.doc, "", "", claimsAt(testNow, docIssuer, map[string]any{"age_over_18": true, "jti": "respelled"})),
+	} {
+		h, rest, _ := strings.Cut(tok, ".")
+		f.Add(uint8(kind), h+"\n."+rest)
+		f.Add(uint8(kind), h+"."+rest[:10]+"\r\n"+rest[10:])
+		f.Add(uint8(kind), h+"=."+rest)
+	}
+	cred := fx.newCred(f).build(f)
+	kb := strings.LastIndexByte(cred, '~') + 1
+	f.Add(uint8(3), cred[:kb+5]+"\n"+cred[kb+5:])
+	f.Add(uint8(4), cred[:kb]+"\r"+cred[kb:])
 	known := Reasons()
 	f.Fuzz(func(t *testing.T, kind uint8, tok string) {
 		item := kinds[int(kind)%len(kinds)]

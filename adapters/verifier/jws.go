@@ -22,9 +22,27 @@ const maxTokenBytes = 64 << 10
 const maxKeyTries = 8
 
 // b64 is base64url without padding (RFC 7515 §2), rejecting non-canonical
-// encodings so that one token has exactly one spelling (replay keys hash the
-// spelling).
+// trailing bits. Like every encoding/base64 decoder it skips '\r' and '\n',
+// so input is first checked with inCompactAlphabet: together they give one
+// token exactly one spelling.
 var b64 = base64.RawURLEncoding.Strict()
+
+// inCompactAlphabet reports whether every byte of s is a base64url
+// character (RFC 4648 §5: A-Z, a-z, 0-9, '-', '_') or one of the separators
+// in seps ("." for a JWS, ".~" for an SD-JWT presentation). Padding,
+// whitespace and line breaks are not: a decoder that skips or tolerates
+// them would let one token be sent in many spellings that all verify.
+func inCompactAlphabet(s, seps string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+		case strings.IndexByte(seps, c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // errBadSignature means no candidate key verified the signature.
 var errBadSignature = errors.New("signature does not verify")
@@ -39,9 +57,10 @@ type joseHeader struct {
 
 // compactJWS is a parsed, not yet verified, compact JWS.
 type compactJWS struct {
-	raw     string
-	header  joseHeader
-	payload []byte
+	raw       string
+	header    joseHeader
+	rawHeader []byte // the decoded protected header, as signed
+	payload   []byte // the decoded payload, as signed
 }
 
 // parseJWS splits and decodes a compact JWS (RFC 7515 §7.1). It checks the
@@ -54,6 +73,14 @@ func parseJWS(tok string) (*compactJWS, error) {
 	if len(tok) > maxTokenBytes {
 		return nil, errors.New("token too large")
 	}
+	if !inCompactAlphabet(tok, ".") {
+		return nil, errors.New("a character outside base64url and '.'")
+	}
+	return decodeJWS(tok)
+}
+
+// decodeJWS is parseJWS after the checks on the token as a whole.
+func decodeJWS(tok string) (*compactJWS, error) {
 	h, rest, ok := strings.Cut(tok, ".")
 	if !ok {
 		return nil, errors.New("not a compact JWS: no '.'")
@@ -88,7 +115,7 @@ func parseJWS(tok string) (*compactJWS, error) {
 	if err != nil {
 		return nil, errors.New("payload is not base64url")
 	}
-	return &compactJWS{raw: tok, header: hdr, payload: pb}, nil
+	return &compactJWS{raw: tok, header: hdr, rawHeader: hb, payload: pb}, nil
 }
 
 // isObject reports whether b (valid JSON) is an object.

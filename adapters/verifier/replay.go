@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"strings"
 	"time"
 )
 
@@ -28,45 +28,76 @@ const replayNamespace = "ev:"
 // what keeps stored replay keys from being linked to tokens.
 const minReplayKey = 32
 
+// Kinds of replayed content, so that the key of one kind of token can never
+// be the key of another.
+const (
+	replayKindJWS        = "jws"
+	replayKindCredential = "sd-jwt"
+)
+
 // replayKey is the store key of a token: a keyed HMAC, so the store (and
 // whoever reads Redis) learns nothing of the token, and nobody without the
 // key can tell which token a stored key belongs to.
 //
-// The HMAC is over the token's signed content (see signedContent), not the
-// token as sent: ECDSA signatures are malleable — (r, n−s) verifies as well
-// as (r, s) — so anyone holding a used ES256 token could otherwise mint a
-// "new" one that verifies and slips past the replay check.
-func (v *Verifier) replayKey(token string) string {
+// The HMAC is over the content the signatures were verified on — decoded
+// bytes, each part length-prefixed after the kind — never over the token's
+// spelling. A JWS library verifies the decoded header and payload, so any
+// spelling that decodes alike verifies alike: were the key a hash of the
+// text, each spelling (a line break the base64 decoder skips, padding) would
+// get a use of its own. The alphabet check in the parsers refuses such
+// spellings too; the key does not rely on it.
+//
+// Signatures are left out: ECDSA signatures are malleable — (r, n−s)
+// verifies as well as (r, s) — so anyone holding a used ES256 token could
+// otherwise mint a "new" one that verifies and slips past the replay check.
+func (v *Verifier) replayKey(kind string, parts ...[]byte) string {
 	mac := hmac.New(sha256.New, v.macKey)
-	mac.Write([]byte(signedContent(token)))
+	var n [8]byte
+	write := func(b []byte) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		mac.Write(n[:])
+		mac.Write(b)
+	}
+	write([]byte(kind))
+	for _, p := range parts {
+		write(p)
+	}
 	var sum [sha256.Size]byte
 	buf := make([]byte, len(replayNamespace), len(replayNamespace)+2*sha256.Size)
 	copy(buf, replayNamespace)
 	return string(hex.AppendEncode(buf, mac.Sum(sum[:0])))
 }
 
-// signedContent strips the signatures a holder of the token could vary:
-// for a compact JWS, the signature after the last '.'; for an SD-JWT
-// presentation, the key-binding JWT's signature (the issuer's signature is
-// covered by the KB-JWT's sd_hash, and the KB-JWT's payload is unique to
-// the presentation: nonce, iat, sd_hash).
-func signedContent(token string) string {
-	if i := strings.LastIndexByte(token, '.'); i >= 0 {
-		return token[:i]
-	}
-	return token
+// jwsReplayKey is the replay key of a provider-signed JWS: its decoded
+// protected header and payload, what the signature covers.
+func (v *Verifier) jwsReplayKey(tok *compactJWS) string {
+	return v.replayKey(replayKindJWS, tok.rawHeader, tok.payload)
 }
 
-// firstUse spends the token's single use. It runs last, after every other
-// check, so a token that fails verification does not burn its use. The
-// replay store remembers the token until it could no longer be accepted
-// anyway: until (its end of validity) plus leeway, at least a second.
-func (v *Verifier) firstUse(ctx context.Context, token string, until time.Time, leeway time.Duration) *failure {
+// credentialReplayKey is the replay key of an SD-JWT presentation: the
+// issuer-signed JWT's decoded header and payload, every decoded disclosure
+// in the order sent, and the key-binding JWT's decoded header and payload.
+// The KB-JWT's payload is unique to the presentation (nonce, iat, sd_hash);
+// the issuer's signature is covered by its sd_hash.
+func (v *Verifier) credentialReplayKey(issuer *compactJWS, disclosures [][]byte, kb *compactJWS) string {
+	parts := make([][]byte, 0, len(disclosures)+4)
+	parts = append(parts, issuer.rawHeader, issuer.payload)
+	parts = append(parts, disclosures...)
+	parts = append(parts, kb.rawHeader, kb.payload)
+	return v.replayKey(replayKindCredential, parts...)
+}
+
+// firstUse spends the single use of the token whose replay key is key. It
+// runs last, after every other check, so a token that fails verification
+// does not burn its use. The replay store remembers the token until it
+// could no longer be accepted anyway: until (its end of validity) plus
+// leeway, at least a second.
+func (v *Verifier) firstUse(ctx context.Context, key string, until time.Time, leeway time.Duration) *failure {
 	ttl := until.Add(leeway).Sub(v.now())
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	first, err := v.replay.FirstUse(ctx, v.replayKey(token), ttl)
+	first, err := v.replay.FirstUse(ctx, key, ttl)
 	if err != nil {
 		return failWrap(ReasonUnverifiable, err, "replay store cannot tell whether the token is fresh")
 	}

@@ -47,6 +47,9 @@ func parsePresentation(s string) (*presentation, error) {
 	if len(s) > maxTokenBytes {
 		return nil, errors.New("presentation too large")
 	}
+	if !inCompactAlphabet(s, ".~") {
+		return nil, errors.New("a character outside base64url, '.' and '~'")
+	}
 	last := strings.LastIndexByte(s, '~')
 	if last < 0 {
 		return nil, errors.New("not an SD-JWT: no '~'")
@@ -90,6 +93,9 @@ func digestOf(encoded string) string {
 // element. Names that would clash with SD-JWT's own structure ("_sd",
 // "...") are refused.
 func parseDisclosure(encoded string) (*disclosure, error) {
+	if !inCompactAlphabet(encoded, "") {
+		return nil, errors.New("disclosure is not base64url")
+	}
 	raw, err := b64.DecodeString(encoded)
 	if err != nil {
 		return nil, errors.New("disclosure is not base64url")

@@ -50,6 +50,9 @@ func TestParsePresentation(t *testing.T) {
 		{in: "jwt~~d2~kb", wantErr: true},
 		{in: "jwt" + strings.Repeat("~d", maxDisclosures+1) + "~", wantErr: true},
 		{in: strings.Repeat("a", maxTokenBytes) + "~", wantErr: true},
+		{in: "jwt~d1\n~kb", wantErr: true},
+		{in: "jwt~d1~kb ", wantErr: true},
+		{in: "jwt=~d1~kb", wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := parsePresentation(tt.in)
@@ -133,7 +136,9 @@ func TestParseDisclosureErrors(t *testing.T) {
 	for _, in := range []string{
 		"", "!!", enc(`{}`), enc(`[]`), enc(`["s"]`), enc(`["s","n","v","x"]`),
 		enc(`[1,"n","v"]`), enc(`["s",1,"v"]`), enc(`["s","_sd","v"]`), enc(`["s","...","v"]`),
-		enc(`["s","n","v"]`) + "=", // padding is not base64url without padding
+		enc(`["s","n","v"]`) + "=",  // padding is not base64url without padding
+		enc(`["s","n","v"]`) + "\n", // skipped by Go's decoder, but another spelling
+		"\r" + enc(`["s","n","v"]`),
 	} {
 		if d, err := parseDisclosure(in); err == nil {
 			t.Errorf("parseDisclosure(%q) = %+v, want an error", in, d)

@@ -35,8 +35,9 @@ type Options struct {
 	// it is the Redis store. Required.
 	Replay ReplayGuard
 	// ReplayKey keys the HMAC that turns a token into its replay-store key
-	// ("ev:" + hex(HMAC-SHA256(ReplayKey, token))). At least 32 bytes;
-	// replicas must share it (the cache secret does).
+	// ("ev:" + hex(HMAC-SHA256(ReplayKey, what its signatures cover,
+	// decoded))). At least 32 bytes; replicas must share it (the cache
+	// secret does).
 	ReplayKey []byte
 	// HTTPClient fetches JWK Sets; nil means a default client. Its Timeout
 	// is lowered to each provider's timeout.
@@ -247,7 +248,7 @@ func (v *Verifier) verifySigned(ctx context.Context, item *policy.EvidenceItem, 
 	if f != nil {
 		return f
 	}
-	if f := v.firstUse(ctx, item.Token, valid.until, p.Leeway); f != nil {
+	if f := v.firstUse(ctx, v.jwsReplayKey(tok), valid.until, p.Leeway); f != nil {
 		return f
 	}
 	ev.Expires = valid.until

@@ -246,7 +246,8 @@ func TestVerifyReasons(t *testing.T) {
 			c.payload["_sd"] = append(c.payload["_sd"].([]any), h)
 			c.disclosures = append(c.disclosures, d)
 		}), nil, ReasonDisclosureInvalid},
-		{"disclosure not base64url", credItem(func(c *cred) { c.disclosures[1] = "***" }), nil, ReasonDisclosureInvalid},
+		{"disclosure outside the base64url alphabet", credItem(func(c *cred) { c.disclosures[1] = "***" }), nil, ReasonMalformedToken},
+		{"disclosure not decodable", credItem(func(c *cred) { c.disclosures[1] = "A" }), nil, ReasonDisclosureInvalid},
 		{"array disclosure used for a property", credItem(func(c *cred) {
 			d, h := discloseElem("c2FsdC1lbA", 42)
 			c.payload["_sd"] = append(c.payload["_sd"].([]any), h)
