@@ -160,7 +160,7 @@ func (v *Verifier) verifyItem(ctx context.Context, item *policy.EvidenceItem, b 
 		if r := recover(); r != nil {
 			v.log.LogAttrs(ctx, slog.LevelError, "evidence verification panicked",
 				slog.String("type", item.Type), slog.String("provider", ev.Provider), slog.String("panic", fmt.Sprint(r)))
-			ev = policy.Evidence{Type: item.Type, Provider: ev.Provider, Outcome: policy.OutcomeUnverifiable, Reason: ReasonUnverifiable}
+			ev = policy.Evidence{Type: item.Type, Provider: resultProvider(item, &ev), Outcome: policy.OutcomeUnverifiable, Reason: ReasonUnverifiable}
 		}
 	}()
 	var f *failure
@@ -190,15 +190,28 @@ func (v *Verifier) verifyItem(ctx context.Context, item *policy.EvidenceItem, b 
 			v.log.LogAttrs(ctx, lvl, "evidence not accepted", attrs...)
 		}
 		// Drop anything set before the failure: not accepted means no claims.
-		return policy.Evidence{Type: item.Type, Provider: ev.Provider, Outcome: outcomeOf(f.reason), Reason: f.reason}
+		return policy.Evidence{Type: item.Type, Provider: resultProvider(item, &ev), Outcome: outcomeOf(f.reason), Reason: f.reason}
 	}
 	ev.Outcome = policy.OutcomeAccepted
 	return ev
 }
 
+// resultProvider is the provider a result names: the configured provider
+// that checked the item (for a credential without a provider, the one its
+// issuer selected), else the id the request named, even one that is not
+// configured, so that the platform sees which item the result answers.
+// Logs name configured providers only (ev.Provider).
+func resultProvider(item *policy.EvidenceItem, ev *policy.Evidence) string {
+	if ev.Provider != "" {
+		return ev.Provider
+	}
+	return item.Provider
+}
+
 // lookup finds the provider an item names and checks it may vouch for the
-// item's type. Evidence.Provider is set only for a configured provider, so
-// an arbitrary string from a request never travels further.
+// item's type. It sets Evidence.Provider only for a configured provider;
+// an unknown id is echoed in the result alone (resultProvider), never
+// logged.
 func (v *Verifier) lookup(item *policy.EvidenceItem, ev *policy.Evidence) (*provider, *failure) {
 	p, ok := v.providers[item.Provider]
 	if !ok {

@@ -284,7 +284,7 @@ func TestVerifyReasons(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Verify (-want +got):\n%s", diff)
 			}
-			if p := tt.item.Provider; p != "" && p != "nobody" && tt.want != ReasonTypeNotAllowed && got.Provider != p {
+			if p := tt.item.Provider; p != "" && got.Provider != p {
 				t.Errorf("Provider = %q, want %q", got.Provider, p)
 			}
 		})
@@ -366,8 +366,46 @@ func TestVerifyKeepsOrder(t *testing.T) {
 	if !slices.Equal(reasons, want) {
 		t.Errorf("outcomes = %v, want %v", reasons, want)
 	}
-	if got[1].Provider != "" {
-		t.Errorf("an unknown provider id was echoed: %q", got[1].Provider)
+	if got[1].Provider != "nobody" {
+		t.Errorf("unknown provider's result names %q, want the requested id", got[1].Provider)
+	}
+}
+
+// TestResultProvider: every result names the provider the request named,
+// configured or not, or the one a credential's issuer selected.
+func TestResultProvider(t *testing.T) {
+	f := newFixture(t)
+	v := f.verifier(t)
+	est := signJWS(t, f.est, "", "", claimsAt(testNow, estIssuer, map[string]any{"age_estimate": 20.0}))
+	rogue := f.newCred(t)
+	rogue.payload["iss"] = "https://rogue.example"
+	tests := []struct {
+		name       string
+		item       policy.EvidenceItem
+		wantReason string
+		want       string
+	}{
+		{"accepted", policy.EvidenceItem{Type: policy.EvidenceAgeEstimation, Provider: "estimator", Token: est}, "", "estimator"},
+		{"unknown provider", policy.EvidenceItem{Type: policy.EvidenceAgeEstimation, Provider: "nobody", Token: est}, ReasonUnknownProvider, "nobody"},
+		{"unknown provider, consent", policy.EvidenceItem{Type: policy.EvidenceParentalConsent, Provider: "guardian-2", Token: est}, ReasonUnknownProvider, "guardian-2"},
+		{"unknown provider, credential", policy.EvidenceItem{Type: policy.EvidenceDigitalCredential, Provider: "wallet-2", Token: f.newCred(t).build(t)}, ReasonUnknownProvider, "wallet-2"},
+		{"provider not configured for the type", policy.EvidenceItem{Type: policy.EvidenceIDDocument, Provider: "estimator", Token: est}, ReasonTypeNotAllowed, "estimator"},
+		{"unknown evidence type", policy.EvidenceItem{Type: "palm_reading", Provider: "estimator", Token: est}, ReasonTypeNotAllowed, "estimator"},
+		{"configured provider, bad token", policy.EvidenceItem{Type: policy.EvidenceAgeEstimation, Provider: "estimator", Token: "x"}, ReasonMalformedToken, "estimator"},
+		{"credential selected by issuer", policy.EvidenceItem{Type: policy.EvidenceDigitalCredential, Token: f.newCred(t).build(t)}, "", "wallet"},
+		{"credential selected by issuer, then refused", policy.EvidenceItem{Type: policy.EvidenceDigitalCredential, Token: f.newCred(t).build(t) + "x"}, ReasonHolderBindingInvalid, "wallet"},
+		{"credential of an untrusted issuer", policy.EvidenceItem{Type: policy.EvidenceDigitalCredential, Token: rogue.build(t)}, ReasonUnknownProvider, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := verifyOne(v, tt.item)
+			if got.Reason != tt.wantReason {
+				t.Errorf("reason %q, want %q", got.Reason, tt.wantReason)
+			}
+			if got.Provider != tt.want {
+				t.Errorf("Provider = %q, want %q", got.Provider, tt.want)
+			}
+		})
 	}
 }
 
