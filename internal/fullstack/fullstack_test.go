@@ -132,7 +132,7 @@ var evidenceCases = []evidenceCase{
 		decision: verify, without: allow, level: "asserted", method: "platform_age_range", rule: "gb.evidence-contradiction",
 	},
 	{
-		name: "platform_age_range 16-17 for a declared 14 in DE",
+		name: "platform_age_range 16-17 for a declared 16 in DE",
 		build: func(t *testing.T, s *stack, nonce string) *checkRequest {
 			return &checkRequest{Jurisdiction: "DE", Declared: ageOf(16),
 				Evidence: []evidence{{Type: "platform_age_range", Lower: intp(16), Upper: intp(17), Source: "verified"}}}
