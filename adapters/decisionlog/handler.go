@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"net/http"
@@ -30,6 +31,12 @@ const (
 // separators, leading zeros and the like are 404 before the filesystem is
 // touched; files are opened through an os.Root, so even a symlink placed in
 // the folder cannot lead outside it.
+//
+// Errors are RFC 9457 application/problem+json, shaped like every other
+// error of the service (type, title, status, detail, code): 404
+// not_found, 405 method_not_allowed (with Allow), and 503
+// decision_log_unavailable when a file exists but cannot be read now (no
+// descriptors left, an I/O error).
 func (l *Log) Handler() http.Handler {
 	return http.HandlerFunc(l.serveHTTP)
 }
@@ -37,13 +44,14 @@ func (l *Log) Handler() http.Handler {
 func (l *Log) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		writeProblem(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "Method not allowed",
+			"The log is read-only: use GET or HEAD")
 		return
 	}
 	// RawPath is set when the path had escapes that change its meaning
 	// (%2F); no valid log path has any escape, so refuse them outright.
 	if r.URL.RawPath != "" {
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	}
 	p := strings.TrimPrefix(r.URL.Path, "/")
@@ -58,7 +66,7 @@ func (l *Log) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		partial, ok := tilePath(p)
 		if !ok {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 		cache := cacheImmutable
@@ -105,23 +113,25 @@ func (l *Log) serveFile(w http.ResponseWriter, r *http.Request, name, contentTyp
 		}
 		fi, err := l.root.Lstat(name[:i])
 		if err != nil || fi.Mode()&fs.ModeSymlink != 0 {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
 	}
 	f, err := l.root.Open(name)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			http.NotFound(w, r)
+			notFound(w)
 			return
 		}
-		http.Error(w, "log unavailable", http.StatusInternalServerError)
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, http.StatusServiceUnavailable, codeLogUnavailable, "Decision log unavailable",
+			"The log's files cannot be read right now; retry shortly")
 		return
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
-		http.NotFound(w, r)
+		notFound(w)
 		return
 	}
 	h := w.Header()
@@ -129,4 +139,39 @@ func (l *Log) serveFile(w http.ResponseWriter, r *http.Request, name, contentTyp
 	h.Set("Cache-Control", cache)
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+// Problem codes and the type URN prefix, as the service's own problems
+// have them (service/problem.go); the adapter does not import the service.
+const (
+	problemTypePrefix    = "urn:ageassure:problem:"
+	problemContentType   = "application/problem+json"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeLogUnavailable   = "decision_log_unavailable"
+)
+
+// problem is an RFC 9457 problem detail, with the service's stable code.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+}
+
+func notFound(w http.ResponseWriter) {
+	writeProblem(w, http.StatusNotFound, codeNotFound, "Not found", "No such log file")
+}
+
+// writeProblem answers status with a problem+json body. Nothing of the
+// request is echoed back.
+func writeProblem(w http.ResponseWriter, status int, code, title, detail string) {
+	body, _ := json.Marshal(problem{Type: problemTypePrefix + code, Title: title, Status: status, Detail: detail, Code: code})
+	h := w.Header()
+	h.Set("Content-Type", problemContentType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }

@@ -1,6 +1,7 @@
 package decisionlog
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -121,5 +122,78 @@ func TestHandlerServesOnlyLogPaths(t *testing.T) {
 	resp.Body.Close()
 	if strings.TrimSpace(string(b)) != l.VerifierKey() {
 		t.Errorf("/log/key = %q", b)
+	}
+}
+
+// TestHandlerErrorsAreProblems: the handler's errors are RFC 9457
+// problem+json like every other error of the service — type, title,
+// status, detail and a stable code — never text/plain, and echo nothing of
+// the request.
+func TestHandlerErrorsAreProblems(t *testing.T) {
+	l := openLog(t, testOptions(t.TempDir()))
+	defer closeLog(t, l)
+	srv := serveLog(t, l)
+	tests := []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{http.MethodGet, "/log/", 404, "not_found"},
+		{http.MethodGet, "/log/.ageassure/note.key", 404, "not_found"},
+		{http.MethodGet, "/log/tile/0/999", 404, "not_found"},
+		{http.MethodGet, "/log/tile/%2e%2e/x", 404, "not_found"},
+		{http.MethodHead, "/log/tile/0/999", 404, ""},
+		{http.MethodPost, "/log/checkpoint", 405, "method_not_allowed"},
+		{"DELETE", "/log/<script>", 405, "method_not_allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, srv.URL+tt.path, nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type %q, want application/problem+json", ct)
+			}
+			if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store", cc)
+			}
+			if tt.status == 405 && resp.Header.Get("Allow") != "GET, HEAD" {
+				t.Errorf("Allow %q", resp.Header.Get("Allow"))
+			}
+			if tt.method == http.MethodHead {
+				if len(body) != 0 {
+					t.Errorf("HEAD answered with a body: %s", body)
+				}
+				return
+			}
+			var p map[string]any
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			want := map[string]any{"type": "urn:ageassure:problem:" + tt.code, "status": float64(tt.status), "code": tt.code}
+			for k, v := range want {
+				if p[k] != v {
+					t.Errorf("%s = %v, want %v", k, p[k], v)
+				}
+			}
+			for _, k := range []string{"title", "detail"} {
+				if s, _ := p[k].(string); s == "" {
+					t.Errorf("no %s: %s", k, body)
+				}
+			}
+			if len(p) != 5 {
+				t.Errorf("members %v, want exactly type, title, status, detail, code", p)
+			}
+			if strings.Contains(string(body), "script") || strings.Contains(string(body), "DELETE") {
+				t.Errorf("the request is echoed: %s", body)
+			}
+		})
 	}
 }
