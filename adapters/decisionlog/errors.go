@@ -22,6 +22,13 @@ var (
 	// is not keeping up); the entry was not queued and the decision must
 	// not be answered as logged. It wraps ErrAppend.
 	ErrOverloaded = fmt.Errorf("%w: too many entries waiting to be written", ErrAppend)
+	// ErrUnavailable: the log folder cannot be written now (read-only,
+	// permission denied, no file descriptors or space left, or the last
+	// batch failed); see Log.Health. Append fails with it at once, and
+	// its errors are ErrAppend too; Open fails with it for a folder it
+	// cannot write. The log probes the folder again with backoff and
+	// accepts entries once it can write.
+	ErrUnavailable = errors.New("decisionlog: log unavailable")
 	// ErrSource: a log to read could not be opened or fetched.
 	ErrSource = errors.New("decisionlog: cannot read log")
 	// ErrNotFound: no entry with the requested decision id.

@@ -34,15 +34,32 @@ type committer struct {
 	maxPending int                    // most entries waiting; beyond, Append fails fast
 	interval   time.Duration          // shortest time between two batch starts
 	onAsyncErr func(n int, err error) // n entries of a failed batch that nobody waits for (async)
+	probe      probing
 
 	mu      sync.Mutex
 	queue   []*group // waiting groups, oldest first; each at most maxSize
 	pending int      // entries in queue
 	stopped bool
+	state   string // StateOK, or why entries are refused (see health.go)
+	cause   error  // what put the log in state
+	strikes int    // failed probes and batches in a row: sets the retry wait
 
 	kick chan struct{} // capacity 1: work is waiting
 	stop chan struct{} // closed by close: write what waits, then exit
 	done chan struct{} // closed when run returns
+}
+
+// probing configures the committer's guard. With check nil (the grouping
+// tests' fake sequencer) the committer never probes and is always healthy.
+type probing struct {
+	// check probes the folder (see guard.check); quick before each
+	// batch and every idle interval, thorough while entries are refused.
+	check    func(thorough bool) error
+	idle     time.Duration
+	retryMin time.Duration
+	retryMax time.Duration
+	// onChange is told of each change of state, for the operator's log.
+	onChange func(from, to string, cause error)
 }
 
 // group is one batch: its entries, and once written their indexes or the
@@ -56,12 +73,14 @@ type group struct {
 }
 
 // newCommitter starts the committer's goroutine; stop it with close.
-func newCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxSize, maxPending int, interval time.Duration, onAsyncErr func(n int, err error)) *committer {
+func newCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxSize, maxPending int, interval time.Duration, onAsyncErr func(n int, err error), probe probing) *committer {
 	c := &committer{
 		add: add, maxSize: maxSize, maxPending: maxPending, interval: interval, onAsyncErr: onAsyncErr,
-		kick: make(chan struct{}, 1),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		probe: probe,
+		state: StateOK,
+		kick:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
 	}
 	go c.run()
 	return c
@@ -69,15 +88,21 @@ func newCommitter(add func(context.Context, *tessera.Entry) tessera.IndexFuture,
 
 // enqueue adds one encoded entry to the next batch and returns the group
 // and the entry's position in it. wait says the caller will wait for the
-// result (durable mode). It fails with ErrClosed after close, and with
-// ErrOverloaded when maxPending entries already wait: the disk is not
-// keeping up, and queueing more would only turn into timeouts.
+// result (durable mode). It fails with ErrClosed after close, with
+// ErrUnavailable while the log cannot write (nothing is queued that could
+// not be written), and with ErrOverloaded when maxPending entries already
+// wait: the disk is not keeping up, and queueing more would only turn into
+// timeouts.
 func (c *committer) enqueue(b []byte, wait bool) (*group, int, error) {
 	c.mu.Lock()
 	switch {
 	case c.stopped:
 		c.mu.Unlock()
 		return nil, 0, ErrClosed
+	case c.state != StateOK:
+		err := &unavailableError{state: c.state, cause: c.cause}
+		c.mu.Unlock()
+		return nil, 0, err
 	case c.pending >= c.maxPending:
 		c.mu.Unlock()
 		return nil, 0, ErrOverloaded
@@ -114,18 +139,35 @@ func (g *group) result(pos int) (uint64, error) {
 }
 
 // run writes groups one at a time until stopped, then writes whatever is
-// still queued.
+// still queued. While the log cannot write it writes nothing and probes
+// with backoff instead, until the folder can be written again.
 func (c *committer) run() {
 	defer close(c.done)
 	var last time.Time // when the previous batch started
 	pace := time.NewTimer(time.Hour)
 	pace.Stop()
+	var idle <-chan time.Time
+	if c.probe.check != nil {
+		t := time.NewTicker(c.probe.idle)
+		defer t.Stop()
+		idle = t.C
+	}
 	for {
+		if !c.healthy() {
+			if !c.awaitRecovery() {
+				return
+			}
+			continue
+		}
 		select {
 		case <-c.kick:
+		case <-idle:
+			c.check(false, nil)
+			continue
 		case <-c.stop:
 			for c.writeNext() {
 			}
+			c.failQueued()
 			return
 		}
 		for {
@@ -146,6 +188,129 @@ func (c *committer) run() {
 	}
 }
 
+// awaitRecovery waits out the retry delay while the log refuses entries, then
+// probes thoroughly; once healthy, it kicks the loop so entries kept
+// queued (async ones, see setState) are written. On close it probes once
+// more, writes what it can and fails the rest. It reports false when the
+// committer is stopped.
+func (c *committer) awaitRecovery() bool {
+	c.mu.Lock()
+	wait := c.probe.retryMin << min(max(c.strikes-1, 0), 16)
+	c.mu.Unlock()
+	wait = min(wait, c.probe.retryMax)
+	t := time.NewTimer(wait)
+	select {
+	case <-t.C:
+		if c.check(true, nil) {
+			select {
+			case c.kick <- struct{}{}:
+			default:
+			}
+		}
+		return true
+	case <-c.stop:
+		t.Stop()
+		if c.check(true, nil) {
+			for c.writeNext() {
+			}
+		}
+		c.failQueued()
+		return false
+	}
+}
+
+// healthy reports whether the log accepts entries.
+func (c *committer) healthy() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == StateOK
+}
+
+// health is the committer's state (see Log.Health).
+func (c *committer) health() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+// check probes the folder and records the outcome; batchErr, when set,
+// is a batch that just failed, so a passing probe still leaves the log
+// StateFailing for one retry delay. It reports whether the log accepts
+// entries. Without a probe it changes nothing.
+func (c *committer) check(thorough bool, batchErr error) bool {
+	if c.probe.check == nil {
+		return true
+	}
+	err := c.probe.check(thorough)
+	switch {
+	case err != nil:
+		c.setState(classify(err), err)
+	case batchErr != nil:
+		c.setState(StateFailing, batchErr)
+	default:
+		c.setState(StateOK, nil)
+	}
+	return err == nil && batchErr == nil
+}
+
+// setState records the log's state. Entering a refusing state it fails
+// every queued group with a caller waiting (durable): they are answered
+// now, not when the folder is back. Groups nobody waits for (async: their
+// decisions were already answered) stay queued, to be written once the
+// log recovers, or failed and counted at close if it does not.
+func (c *committer) setState(state string, cause error) {
+	c.mu.Lock()
+	from := c.state
+	c.state, c.cause = state, cause
+	var failed []*group
+	if state != StateOK {
+		c.strikes++
+		kept := c.queue[:0]
+		for _, g := range c.queue {
+			if g.waited > 0 {
+				failed = append(failed, g)
+				c.pending -= len(g.entries)
+			} else {
+				kept = append(kept, g)
+			}
+		}
+		clear(c.queue[len(kept):])
+		c.queue = kept
+	}
+	c.mu.Unlock()
+	for _, g := range failed {
+		c.fail(g, &unavailableError{state: state, cause: cause})
+	}
+	if from != state && c.probe.onChange != nil {
+		c.probe.onChange(from, state, cause)
+	}
+}
+
+// failQueued fails every group still queued when the committer stops: the
+// log could not write them.
+func (c *committer) failQueued() {
+	c.mu.Lock()
+	queue := c.queue
+	c.queue, c.pending = nil, 0
+	err := error(&unavailableError{state: c.state, cause: c.cause})
+	if c.state == StateOK {
+		err = ErrClosed
+	}
+	c.mu.Unlock()
+	for _, g := range queue {
+		c.fail(g, err)
+	}
+}
+
+// fail publishes err as the outcome of every entry of g.
+func (c *committer) fail(g *group, err error) {
+	g.err = err
+	if g.waited < len(g.entries) {
+		c.onAsyncErr(len(g.entries)-g.waited, err)
+	}
+	close(g.done)
+}
+
 // fullBatchWaiting reports whether the oldest waiting group is full.
 func (c *committer) fullBatchWaiting() bool {
 	c.mu.Lock()
@@ -154,9 +319,17 @@ func (c *committer) fullBatchWaiting() bool {
 }
 
 // writeNext takes the oldest group, hands its entries to Tessera in one
-// burst and waits for all of them to be sequenced. It reports false when
-// nothing was queued.
+// burst and waits for all of them to be sequenced. It probes the folder
+// first and leaves the group queued if the log cannot write; after a
+// failed batch it probes thoroughly. It reports false when nothing was
+// queued or the log refuses entries.
 func (c *committer) writeNext() bool {
+	c.mu.Lock()
+	empty := len(c.queue) == 0
+	c.mu.Unlock()
+	if empty || !c.check(false, nil) {
+		return false
+	}
 	c.mu.Lock()
 	if len(c.queue) == 0 {
 		c.mu.Unlock()
@@ -188,6 +361,12 @@ func (c *committer) writeNext() bool {
 		c.onAsyncErr(len(g.entries)-g.waited, g.err)
 	}
 	close(g.done)
+	if g.err != nil {
+		return c.check(true, g.err)
+	}
+	c.mu.Lock()
+	c.strikes = 0
+	c.mu.Unlock()
 	return true
 }
 

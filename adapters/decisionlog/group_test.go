@@ -146,7 +146,7 @@ func TestCommitterGroups(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeSequencer()
 			f.gate = make(chan struct{})
-			c := newCommitter(f.add, tt.maxSize, 100, 0, (&asyncFailure{}).record)
+			c := newCommitter(f.add, tt.maxSize, 100, 0, (&asyncFailure{}).record, probing{})
 			defer closeCommitter(t, c)
 
 			first := appendAll(t, c, "a")
@@ -175,7 +175,7 @@ func TestCommitterGroups(t *testing.T) {
 func TestCommitterOverloaded(t *testing.T) {
 	f := newFakeSequencer()
 	f.gate = make(chan struct{})
-	c := newCommitter(f.add, 8, 3, 0, (&asyncFailure{}).record)
+	c := newCommitter(f.add, 8, 3, 0, (&asyncFailure{}).record, probing{})
 	defer closeCommitter(t, c)
 
 	first := appendAll(t, c, "a")
@@ -199,7 +199,7 @@ func TestCommitterOverloaded(t *testing.T) {
 func TestCommitterPaces(t *testing.T) {
 	const interval = 40 * time.Millisecond
 	f := newFakeSequencer()
-	c := newCommitter(f.add, 8, 100, interval, (&asyncFailure{}).record)
+	c := newCommitter(f.add, 8, 100, interval, (&asyncFailure{}).record, probing{})
 	defer closeCommitter(t, c)
 	for _, n := range []string{"a", "b", "c"} {
 		collect(t, appendAll(t, c, n), 1)
@@ -222,7 +222,7 @@ func TestCommitterPaces(t *testing.T) {
 func TestCommitterCloseDrains(t *testing.T) {
 	f := newFakeSequencer()
 	f.gate = make(chan struct{})
-	c := newCommitter(f.add, 2, 100, time.Hour, (&asyncFailure{}).record)
+	c := newCommitter(f.add, 2, 100, time.Hour, (&asyncFailure{}).record, probing{})
 	first := appendAll(t, c, "a")
 	<-f.sealed
 	for i := range 5 {
@@ -263,7 +263,7 @@ func TestCommitterFailure(t *testing.T) {
 	f.err = errors.New("disk full")
 	f.gate = make(chan struct{})
 	lost := &asyncFailure{}
-	c := newCommitter(f.add, 8, 100, 0, lost.record)
+	c := newCommitter(f.add, 8, 100, 0, lost.record, probing{})
 	first := appendAll(t, c, "a")
 	<-f.sealed
 	durable := appendAll(t, c, "b")
@@ -290,7 +290,7 @@ func TestCommitterFailure(t *testing.T) {
 func TestCommitterFullBatchSkipsPacing(t *testing.T) {
 	f := newFakeSequencer()
 	f.gate = make(chan struct{})
-	c := newCommitter(f.add, 2, 100, time.Hour, (&asyncFailure{}).record)
+	c := newCommitter(f.add, 2, 100, time.Hour, (&asyncFailure{}).record, probing{})
 	first := appendAll(t, c, "a") // the log is idle: written at once
 	<-f.sealed
 	full := appendAll(t, c, "b", "c")

@@ -46,8 +46,11 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		return nil, err
 	}
 	defaultKey := opts.KeyFile == filepath.Join(opts.Dir, keyDirName, keyFileName)
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%w: log folder %s: %v", ErrConfig, opts.Dir, err)
+	// Before the key or Tessera writes anything: Tessera panics rather
+	// than fail on a folder it cannot lock (see guard).
+	g := newGuard(opts.Dir)
+	if err := prepareFolder(opts.Dir, g); err != nil { // makes opts.Dir too
+		return nil, unwritableFolder(opts.Dir, err)
 	}
 	key, err := loadOrCreateKey(opts, defaultKey)
 	if err != nil {
@@ -76,10 +79,10 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		aopts = aopts.WithCheckpointRepublishInterval(opts.CheckpointInterval)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	appender, shutdown, reader, err := tessera.NewAppender(runCtx, driver, aopts)
+	appender, shutdown, reader, err := newAppender(runCtx, opts.Dir, driver, aopts)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("decisionlog: starting tessera: %w", err)
+		return nil, err
 	}
 	root, err := os.OpenRoot(opts.Dir)
 	if err != nil {
@@ -91,10 +94,56 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		appender: appender, shutdown: shutdown, reader: reader,
 		root: root, cancel: cancel,
 	}
-	l.commit = newCommitter(appender.Add, opts.BatchMaxSize, opts.MaxPending, opts.BatchMaxAge, l.asyncFailed)
+	l.commit = newCommitter(appender.Add, opts.BatchMaxSize, opts.MaxPending, opts.BatchMaxAge, l.asyncFailed, probing{
+		check: g.check, idle: idleProbeInterval, retryMin: retryMin, retryMax: retryMax,
+		onChange: l.healthChanged,
+	})
 	size, _ := reader.IntegratedSize(runCtx)
 	opts.Logger.Info("decision log open", slog.Any("config", opts), slog.Uint64("size", size))
 	return l, nil
+}
+
+// newAppender starts Tessera's appender. Tessera opens its lock file while
+// it initialises, on this goroutine, and panics if it cannot; Open has
+// just probed that file, but a panic here would still end the process
+// (the CLI's one-line error becomes a stack trace), so it is recovered and
+// returned. Nothing runs yet when it panics: Tessera starts its
+// goroutines only after initialising.
+func newAppender(ctx context.Context, dir string, driver tessera.Driver, aopts *tessera.AppendOptions) (a *tessera.Appender, shutdown func(context.Context) error, r tessera.LogReader, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			a, shutdown, r = nil, nil, nil
+			if perr, ok := v.(error); ok {
+				err = unwritableFolder(dir, perr)
+			} else {
+				err = fmt.Errorf("decisionlog: starting tessera: panic: %v", v)
+			}
+		}
+	}()
+	a, shutdown, r, err = tessera.NewAppender(ctx, driver, aopts)
+	if err != nil {
+		err = fmt.Errorf("decisionlog: starting tessera: %w", err)
+	}
+	return a, shutdown, r, err
+}
+
+// unwritableFolder is Open's error for a folder it cannot write.
+func unwritableFolder(dir string, err error) error {
+	return fmt.Errorf("%w: log folder %s cannot be written (%s): %w", ErrUnavailable, dir, classify(err), err)
+}
+
+// healthChanged logs a change of the log's state: once when it starts
+// refusing entries, once when it accepts them again.
+func (l *Log) healthChanged(from, to string, cause error) {
+	switch {
+	case to == StateOK:
+		l.opts.Logger.Info("decision log writable again; accepting entries", slog.String("was", from))
+	case from == StateOK:
+		l.opts.Logger.Error("decision log cannot write; refusing entries until it can",
+			slog.String("state", to), slog.Any("error", cause))
+	default:
+		l.opts.Logger.Warn("decision log still cannot write", slog.String("state", to), slog.Any("error", cause))
+	}
 }
 
 // checkExistingCheckpoint refuses a key that did not sign the log's current
@@ -130,7 +179,10 @@ func checkExistingCheckpoint(dir string, key *noteKey, origin string) error {
 // ctx is not used to abandon a write in progress: once queued the entry is
 // written whatever happens to the request. Entries are written in groups,
 // one group at a time (see committer); when Options.MaxPending entries
-// already wait, Append fails at once with ErrOverloaded.
+// already wait, Append fails at once with ErrOverloaded. While the folder
+// cannot be written (see Health) it fails at once with ErrUnavailable, and
+// a durable Append waiting when the log finds it cannot write fails with
+// it too.
 func (l *Log) Append(ctx context.Context, e *logentry.Entry) (index uint64, known bool, err error) {
 	if err := e.Validate(); err != nil {
 		return 0, false, fmt.Errorf("decisionlog: %w", err)
@@ -148,6 +200,9 @@ func (l *Log) Append(ctx context.Context, e *logentry.Entry) (index uint64, know
 	}
 	idx, err := g.result(pos)
 	if err != nil {
+		if errors.Is(err, ErrAppend) || errors.Is(err, ErrClosed) {
+			return 0, false, err
+		}
 		return 0, false, fmt.Errorf("%w: %v", ErrAppend, err)
 	}
 	return idx, true, nil
