@@ -140,8 +140,8 @@ func TestPolicyExplain(t *testing.T) {
 		"pack          DE    tried: DE ✓",
 		"period        [2018-05-25, open)  minimum age 13, consent age 16, in_force, confidence high",
 		"citation: GDPR Art. 8(1); no derogation",
-		"  2  de.digital-consent-age       yes       yes      yes       true  ← fired  parental_consent_required",
-		"  1  de.minimum-age               yes       yes      yes       false          deny",
+		"  2   de.digital-consent-age       yes       yes      yes       true  ← fired  parental_consent_required",
+		"  1   de.minimum-age               yes       yes      yes       false          deny",
 		"decision      additional_verification_required",
 		"band          13_15",
 		"thresholds    13✓ 16✗ 18✗",
@@ -178,7 +178,7 @@ func TestPolicyExplain(t *testing.T) {
 		t.Fatalf("explain json = %d %v\n%s%s", code, err, out, errs)
 	}
 	if got.Result.Decision != "allow" || got.Result.Band != "13_15" || len(got.Trace.Chain) != 2 || got.Trace.Chain[0].Code != "US-TX" ||
-		len(got.Trace.Rules) != 9 || got.Trace.Rules[3].ReasonID != "us.of-age" || !got.Trace.Rules[3].Fired || len(got.Result.Obligations) != 0 {
+		len(got.Trace.Rules) != 10 || got.Trace.Rules[3].ReasonID != "us.of-age" || !got.Trace.Rules[3].Fired || len(got.Result.Obligations) != 0 {
 		t.Errorf("explain json = %+v", got)
 	}
 	for _, args := range [][]string{

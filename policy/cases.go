@@ -35,6 +35,7 @@ import (
 //	    signals: {underage_likelihood: 0.9, user_reports: 3}
 //	    device_min_age: 10                 # the device declared 10 recently (implies device history)
 //	    subject_min_age: 10                # the account declared 10 recently (implies account history)
+//	    history_unavailable: true          # the device's or account's history could not be read
 //	    evidence:                          # accepted evidence, as verifiers report it
 //	      - {type: age_estimation, estimate: 19.2, uncertainty: 2.1, liveness: false}
 //	      - {type: id_document, age: 12}   # or over: {18: true}
@@ -81,8 +82,11 @@ type CaseInput struct {
 	// SubjectMinAge, when set: the account (subject_ref) declared this age
 	// within the window.
 	SubjectMinAge *int
-	Evidence      []Evidence
-	Prior         *Prior
+	// HistoryUnavailable: the device's or account's history could not be
+	// read (history_unavailable).
+	HistoryUnavailable bool
+	Evidence           []Evidence
+	Prior              *Prior
 }
 
 // CaseExpect is what a case requires. Empty fields are not checked, so a
@@ -354,6 +358,8 @@ func (b *builder) caseInput(n *yaml.Node, in *CaseInput) {
 			if a, ok := b.age(v, "subject_min_age"); ok {
 				in.SubjectMinAge = &a
 			}
+		case "history_unavailable":
+			in.HistoryUnavailable = b.boolean(v, "history_unavailable")
 		case "evidence":
 			seen := map[string]bool{}
 			b.seq(v, "evidence", func(item *yaml.Node) {
@@ -674,6 +680,7 @@ func (p *Policy) caseInput(c *Case) (Input, error) {
 	if c.Input.SubjectMinAge != nil {
 		in.SubjectHistory, in.SubjectMinAge = true, *c.Input.SubjectMinAge
 	}
+	in.HistoryUnavailable = c.Input.HistoryUnavailable
 	return in, nil
 }
 

@@ -9,20 +9,21 @@ import (
 
 // Names of the CEL variables rules can use; the README ("Policy files") documents them.
 const (
-	varAge            = "age"
-	varBand           = "band"
-	varStage          = "stage"
-	varJurisdiction   = "jurisdiction"
-	varCountry        = "country"
-	varMinimumAge     = "minimum_age"
-	varConsentAge     = "consent_age"
-	varSignals        = "signals"
-	varParams         = "params"
-	varDeviceHistory  = "device_history"
-	varDeviceMinAge   = "device_min_age"
-	varSubjectHistory = "subject_history"
-	varSubjectMinAge  = "subject_min_age"
-	varNow            = "now"
+	varAge                = "age"
+	varBand               = "band"
+	varStage              = "stage"
+	varJurisdiction       = "jurisdiction"
+	varCountry            = "country"
+	varMinimumAge         = "minimum_age"
+	varConsentAge         = "consent_age"
+	varSignals            = "signals"
+	varParams             = "params"
+	varDeviceHistory      = "device_history"
+	varDeviceMinAge       = "device_min_age"
+	varSubjectHistory     = "subject_history"
+	varSubjectMinAge      = "subject_min_age"
+	varHistoryUnavailable = "history_unavailable"
+	varNow                = "now"
 
 	varAgeMin        = "age_min"
 	varAgeMax        = "age_max"
@@ -52,6 +53,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable(varDeviceMinAge, cel.IntType),
 		cel.Variable(varSubjectHistory, cel.BoolType),
 		cel.Variable(varSubjectMinAge, cel.IntType),
+		cel.Variable(varHistoryUnavailable, cel.BoolType),
 		cel.Variable(varNow, cel.TimestampType),
 		cel.Variable(varAgeMin, cel.IntType),
 		cel.Variable(varAgeMax, cel.IntType),

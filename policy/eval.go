@@ -24,7 +24,13 @@ type Input struct {
 	// anti-hopping window, on any device.
 	SubjectHistory bool
 	SubjectMinAge  int
-	Now            time.Time // evaluation instant; zero means time.Now()
+	// HistoryUnavailable: a device or account reference was given but its
+	// declared-age history could not be read (the shared store is down),
+	// so the absence of history is not certain. Rules see it as
+	// history_unavailable; the built-in policy steps up what it would
+	// otherwise allow on a declaration alone.
+	HistoryUnavailable bool
+	Now                time.Time // evaluation instant; zero means time.Now()
 	// Evidence is the verified evidence (only accepted items are used).
 	Evidence []Evidence
 	// Prior is assurance re-used from an earlier check of the account.
@@ -161,6 +167,7 @@ func (p *Policy) evaluate(in *Input, tr *Trace, res *Result) {
 		params:       p.params,
 		deviceMinAge: in.DeviceMinAge,
 		subjectMin:   in.SubjectMinAge,
+		historyOut:   types.Bool(in.HistoryUnavailable),
 		now:          now,
 	}
 	if in.DeviceHistory {
@@ -317,6 +324,7 @@ type activation struct {
 	// and deviceMinAge are the device's.
 	subjectHistory ref.Val
 	subjectMin     int
+	historyOut     types.Bool
 	now            time.Time
 }
 
@@ -380,6 +388,8 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.subjectHistory, true
 	case varSubjectMinAge:
 		return types.Int(a.subjectMin), true
+	case varHistoryUnavailable:
+		return a.historyOut, true
 	case varNow:
 		return types.Timestamp{Time: a.now}, true
 	case varAgeMin:

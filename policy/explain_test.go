@@ -65,7 +65,7 @@ func TestExplainTrace(t *testing.T) {
 	if tr.Jurisdiction != "US-TX" || tr.Period == nil || tr.Period.MinimumAge != 13 || tr.Period.Citation == "" {
 		t.Errorf("trace = %+v", tr)
 	}
-	if len(tr.Rules) != 9 || tr.Rules[0].ReasonID != "us.minimum-age" || !tr.Rules[0].Evaluated || tr.Rules[0].Fired {
+	if len(tr.Rules) != 10 || tr.Rules[0].ReasonID != "us.minimum-age" || !tr.Rules[0].Evaluated || tr.Rules[0].Fired {
 		t.Errorf("rules = %+v", tr.Rules)
 	}
 	var tx *ObligationTrace
@@ -122,7 +122,7 @@ func TestStatement(t *testing.T) {
 		if j.Current == nil || j.Current.MinimumAge != row.minimum || j.Current.ConsentAge != row.consent || j.Current.Citation == "" {
 			t.Errorf("%s current = %+v", row.code, j.Current)
 		}
-		if len(j.Rules) != 9 {
+		if len(j.Rules) != 10 {
 			t.Errorf("%s has %d rules", row.code, len(j.Rules))
 		}
 	}

@@ -20,8 +20,10 @@ type Batcher interface {
 	// trip. An empty key asks for nothing (aged[i], found[j] false); ages
 	// and aged have one element per age key, vals and found one per key.
 	// The error is non-nil only for a malformed key, and then nothing was
-	// read.
-	ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, err error)
+	// read. degraded is true when the shared store could not be asked and
+	// the answers are this process's alone: a declared age another replica
+	// saw may be missing.
+	ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, degraded bool, err error)
 	// WriteBatch does what RecordDeclaredAge(ageKeys[i], age, window) for
 	// each non-empty age key and Set(keys[i], vals[i], ttls[i]) for each key
 	// do, with their semantics, in one round trip. The error is non-nil
@@ -59,6 +61,9 @@ type recalled struct {
 	device, account history
 	subject         lookup
 	decision        lookup
+	// degraded: the shared store could not be asked, so the histories are
+	// this process's alone.
+	degraded bool
 }
 
 // keys names what a check reads and leaves behind; an empty key is not
@@ -75,13 +80,14 @@ type keys struct {
 // round trip, otherwise one call per key.
 func (s *Service) recall(ctx context.Context, k *keys) recalled {
 	if s.batch != nil {
-		ages, aged, vals, found, err := s.batch.ReadBatch(ctx, []string{k.device, k.account}, []string{k.subject, k.decision})
+		ages, aged, vals, found, degraded, err := s.batch.ReadBatch(ctx, []string{k.device, k.account}, []string{k.subject, k.decision})
 		if err == nil {
 			return recalled{
 				device:   history{age: ages[0], known: aged[0]},
 				account:  history{age: ages[1], known: aged[1]},
 				subject:  lookup{val: vals[0], ok: found[0]},
 				decision: lookup{val: vals[1], ok: found[1]},
+				degraded: degraded,
 			}
 		}
 		// Only a malformed key fails a batch, and then nothing was read: the

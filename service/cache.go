@@ -98,6 +98,9 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 	} else {
 		k.field("account:none")
 	}
+	if in.HistoryUnavailable {
+		k.field("history:unavailable")
+	}
 	var nameBuf [4]string // room for the known signals without allocating
 	for _, name := range sortedKeys(nameBuf[:0], in.Signals) {
 		k.field(name)

@@ -73,6 +73,11 @@ type EvidenceResult struct {
 // stronger assurance decides instead of this request's declaration.
 const ReasonAssuranceReused = "service.assurance-reused"
 
+// ReasonHistoryUnavailable is the reason id added when a device_ref or
+// subject_ref was given but its shared declared-age history could not be
+// read (Redis down): the policy decided knowing that (history_unavailable).
+const ReasonHistoryUnavailable = "service.history-unavailable"
+
 // reasonEvidencePrefix starts the reason id of evidence that was not used.
 const reasonEvidencePrefix = "evidence."
 
@@ -133,6 +138,13 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	got := s.recall(ctx, &k)
 	in.DeviceHistory, in.DeviceMinAge = s.historyOf(ctx, got.device)
 	in.SubjectHistory, in.SubjectMinAge = s.historyOf(ctx, got.account)
+	// Fail safe: when a reference was given and its shared history could
+	// not be read, "no history" is not certain, and the policy is told.
+	in.HistoryUnavailable = (k.device != "" || k.account != "") &&
+		(got.degraded || got.device.err != nil || got.account.err != nil)
+	if in.HistoryUnavailable {
+		s.metrics.historyUnavailable.Inc()
+	}
 	var prior *subjectRecord
 	if rec, ok := s.decodeSubject(ctx, got.subject, today); ok && policy.LevelRank(rec.Level) > policy.LevelRank(policy.LevelAsserted) {
 		// Earlier assurance stronger than a declaration joins the claims;
@@ -210,7 +222,14 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		return nil, fmt.Errorf("signing attestation: %w", err)
 	}
 
-	reasons := make([]Reason, 0, len(res.Reasons)+len(evidence)+1)
+	reasons := make([]Reason, 0, len(res.Reasons)+len(evidence)+2)
+	if in.HistoryUnavailable {
+		reasons = append(reasons, Reason{
+			Rule:     ReasonHistoryUnavailable,
+			Message:  "The recent age declarations of this device or account could not be read from the shared store; the policy was told.",
+			Citation: "ageassure fail-safe: an outage never yields an allow the same request with its history would not get",
+		})
+	}
 	if fu.UsedPrior && prior != nil {
 		reasons = append(reasons, Reason{
 			Rule:     ReasonAssuranceReused,
@@ -270,9 +289,9 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	}, nil
 }
 
-// historyOf is a declared-age memory read as the policy sees it. Without
-// the memory the check is weaker, not wrong: the rest of the policy still
-// applies. A failure is counted so operators see it.
+// historyOf is a declared-age memory read as the policy sees it. A failed
+// read counts as unavailable history (see Input.HistoryUnavailable) and is
+// counted so operators see it.
 func (s *Service) historyOf(ctx context.Context, h history) (bool, int) {
 	if h.err != nil {
 		s.metrics.deviceErrors.Inc()

@@ -20,24 +20,25 @@ import (
 func newLogEntry(d *decisionRecord) *logentry.Entry {
 	fd := d.res.Fusion.Derived()
 	e := &logentry.Entry{
-		V:                 logentry.Version,
-		DecisionID:        d.id,
-		Time:              logentry.FormatTime(d.at),
-		Tenant:            d.tenant,
-		Jurisdiction:      d.in.Jurisdiction,
-		Stage:             d.in.Stage,
-		Age:               d.in.Age,
-		Band:              string(d.res.Band),
-		Contradiction:     fd.Conflict,
-		Verified:          fd.Verified,
-		Signals:           d.in.Signals,
-		Evidence:          d.evidence,
-		Decision:          string(d.res.Decision),
-		Rules:             d.rules,
-		Assurance:         logentry.Assurance{Level: d.assurance.Level, Methods: d.assurance.Methods},
-		Policy:            logentry.Policy{ID: d.pol.ID(), Hash: d.pol.Hash()},
-		AttestationSHA256: logentry.AttestationDigest(d.token),
-		Shadow:            d.shadow,
+		V:                  logentry.Version,
+		DecisionID:         d.id,
+		Time:               logentry.FormatTime(d.at),
+		Tenant:             d.tenant,
+		Jurisdiction:       d.in.Jurisdiction,
+		Stage:              d.in.Stage,
+		Age:                d.in.Age,
+		Band:               string(d.res.Band),
+		Contradiction:      fd.Conflict,
+		HistoryUnavailable: d.in.HistoryUnavailable,
+		Verified:           fd.Verified,
+		Signals:            d.in.Signals,
+		Evidence:           d.evidence,
+		Decision:           string(d.res.Decision),
+		Rules:              d.rules,
+		Assurance:          logentry.Assurance{Level: d.assurance.Level, Methods: d.assurance.Methods},
+		Policy:             logentry.Policy{ID: d.pol.ID(), Hash: d.pol.Hash()},
+		AttestationSHA256:  logentry.AttestationDigest(d.token),
+		Shadow:             d.shadow,
 	}
 	if e.Signals == nil {
 		e.Signals = map[string]float64{}
@@ -90,5 +91,6 @@ func ReplayInput(e *logentry.Entry) (policy.Input, error) {
 	if e.SubjectHistory != nil {
 		in.SubjectHistory, in.SubjectMinAge = true, *e.SubjectHistory
 	}
+	in.HistoryUnavailable = e.HistoryUnavailable
 	return in, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/ageassure/ageassure/adapters/rediscache"
 	"github.com/ageassure/ageassure/internal/redistest"
@@ -58,5 +59,60 @@ func TestHoppingAtEveryAge(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHistoryUnavailableFailsSafe: with two replicas on one Redis, a
+// device (or account) refused at 12 on replica A, then Redis hung
+// (SIGSTOP) or killed, must not be let in at 20 on replica B, which has no
+// local memory of it: B says the history could not be read, in the reasons
+// and the log entry, and the built-in policy steps the declaration up. A
+// deny stays a deny.
+func TestHistoryUnavailableFailsSafe(t *testing.T) {
+	for _, fault := range []string{"hung", "killed"} {
+		for _, ref := range []string{"device_ref", "subject_ref"} {
+			t.Run(fault+"/"+ref, func(t *testing.T) {
+				proc := redistest.Start(t)
+				r := newReplicas(t, 2, rediscache.Config{
+					URL: proc.URL(), Prefix: "ageassure-history:", Timeout: 50 * time.Millisecond,
+					Breaker: rediscache.BreakerConfig{ConsecutiveFailures: 3, OpenTimeout: time.Minute},
+				}, nil)
+				logB := &memoryLog{}
+				r.envs[1].svc.decisionLog = logB
+				a, b := r.envs[0], r.envs[1]
+				ctx := fmt.Sprintf(`"context":{%q:"ref-1"}`, ref)
+				if d := decisionOf(t, a, `{"jurisdiction":"US","declared":{"age":12},`+ctx+`}`).Decision; d != policy.Deny {
+					t.Fatalf("replica A at 12: %s", d)
+				}
+				switch fault {
+				case "hung":
+					proc.Pause()
+					t.Cleanup(proc.Resume)
+				case "killed":
+					proc.Kill()
+				}
+				for i := range 5 { // Redis failing, then the breaker open
+					got := decisionOf(t, b, `{"jurisdiction":"US","declared":{"age":20},`+ctx+`}`)
+					if got.Decision == policy.Allow {
+						t.Fatalf("call %d: the hop was allowed during the outage: %v", i, got.Reasons)
+					}
+					if !slices.ContainsFunc(got.Reasons, func(r Reason) bool { return r.Rule == ReasonHistoryUnavailable }) ||
+						!slices.ContainsFunc(got.Reasons, func(r Reason) bool { return r.Rule == "us.history-unavailable" }) {
+						t.Errorf("call %d: reasons do not say the history was unavailable: %v", i, got.Reasons)
+					}
+					if e := logB.entries[len(logB.entries)-1]; !e.HistoryUnavailable || e.Validate() != nil {
+						t.Errorf("call %d: log entry does not record it: %+v", i, e)
+					}
+				}
+				// A request without a reference has no history to miss.
+				if got := decisionOf(t, b, `{"jurisdiction":"US","declared":{"age":20}}`); got.Decision != policy.Allow {
+					t.Errorf("without a reference: %s %v", got.Decision, got.Reasons)
+				}
+				// Under the minimum, the deny stands.
+				if got := decisionOf(t, b, `{"jurisdiction":"US","declared":{"age":11},`+ctx+`}`); got.Decision != policy.Deny {
+					t.Errorf("under the minimum during the outage: %s", got.Decision)
+				}
+			})
+		}
 	}
 }

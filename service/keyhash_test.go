@@ -49,6 +49,9 @@ func decisionKeyOracle(refKey []byte, tenant string, pol *policy.Policy, in *pol
 	} else {
 		field("account:none")
 	}
+	if in.HistoryUnavailable {
+		field("history:unavailable")
+	}
 	names := make([]string, 0, len(in.Signals))
 	for name := range in.Signals {
 		names = append(names, name)
@@ -132,6 +135,7 @@ func TestDecisionKeyMatchesOracle(t *testing.T) {
 			Signals: map[string]float64{"e": 1, "d": -0.0, "c": math.Inf(1), "b": 3, "a": 1e-9, "f": 0.5}}, policy.Date{Year: 9999, Month: 12, Day: 31}},
 		{"device history", "t", policy.Input{Jurisdiction: "GB", Age: 130, DeviceHistory: true, DeviceMinAge: 12}, policy.Date{Year: 1, Month: 1, Day: 1}},
 		{"account history", "t", policy.Input{Jurisdiction: "DE", Age: 17, SubjectHistory: true, SubjectMinAge: 14}, policy.Date{Year: 2026, Month: 12, Day: 5}},
+		{"history unavailable", "t", policy.Input{Jurisdiction: "DE", Age: 17, HistoryUnavailable: true}, policy.Date{Year: 2026, Month: 12, Day: 5}},
 		{"both histories", "t", policy.Input{Jurisdiction: "DE", Age: 17, DeviceHistory: true, DeviceMinAge: 14, SubjectHistory: true, SubjectMinAge: 14}, policy.Date{Year: 2026, Month: 12, Day: 5}},
 		{"odd dates", "", policy.Input{Age: -1}, policy.Date{Year: -5, Month: 0, Day: 0}},
 		{"big date", "x", policy.Input{}, policy.Date{Year: 12345, Month: 123, Day: 100}},

@@ -19,7 +19,10 @@ type metrics struct {
 	decisions    *prometheus.CounterVec
 	evalErrors   prometheus.Counter
 	deviceErrors prometheus.Counter
-	policyInfo   *prometheus.GaugeVec
+	// historyUnavailable counts checks whose device or account history
+	// could not be read from the shared store (decided fail-safe).
+	historyUnavailable prometheus.Counter
+	policyInfo         *prometheus.GaugeVec
 
 	evidence        *prometheus.CounterVec
 	evidenceLatency prometheus.Histogram
@@ -67,6 +70,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		deviceErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ageassure_device_memory_errors_total",
 			Help: "Failed reads or writes of the anti-hopping device memory.",
+		}),
+		historyUnavailable: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ageassure_history_unavailable_total",
+			Help: "Checks with a device_ref or subject_ref whose shared declared-age history could not be read; the policy was told (history_unavailable).",
 		}),
 		policyInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ageassure_policy_info",
@@ -126,7 +133,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	})
 	reg.MustRegister(m.shadowAgree, m.shadowDisagree, m.policyReloads, m.admissionWait, m.overloaded)
 	reg.MustRegister(m.decisionCache, m.cacheErrors, m.rateLimited, m.logAppend, m.logErrors, m.evidence, m.evidenceLatency)
-	reg.MustRegister(m.requests, m.latency, m.decisions, m.evalErrors, m.deviceErrors, m.policyInfo,
+	reg.MustRegister(m.requests, m.latency, m.decisions, m.evalErrors, m.deviceErrors, m.historyUnavailable, m.policyInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -28,14 +28,16 @@ var ErrInvalidBatch = errors.New("keys, values and ttls differ in number")
 // An empty key asks for nothing: aged[i], or found[j], is false. ages and
 // aged have one element per age key, vals and found one per key. The error
 // is non-nil only for a malformed key, and then nothing was read. If Redis
-// fails, the answers are process memory's.
-func (s *Store) ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, err error) {
+// fails (or the breaker is open), the answers are process memory's and
+// degraded is true: a declared age another replica saw may be missing, so
+// the caller must not take "no history" for certain.
+func (s *Store) ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, degraded bool, err error) {
 	for _, k := range keys {
 		if k == "" {
 			continue
 		}
 		if err := localcache.ValidateNamespacedKey(k); err != nil {
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, nil, false, err
 		}
 	}
 	ages, aged = make([]int, len(ageKeys)), make([]bool, len(ageKeys))
@@ -46,7 +48,7 @@ func (s *Store) ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []i
 		}
 		asked = true
 		if ages[i], aged[i], err = s.devices.LowestDeclaredAge(ctx, k); err != nil { // validates k
-			return nil, nil, nil, nil, err
+			return nil, nil, nil, nil, false, err
 		}
 	}
 	vals, found = make([][]byte, len(keys)), make([]bool, len(keys))
@@ -60,7 +62,7 @@ func (s *Store) ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []i
 		}
 	}
 	if !asked && len(remote) == 0 {
-		return ages, aged, vals, found, nil
+		return ages, aged, vals, found, false, nil
 	}
 
 	type reply struct {
@@ -94,7 +96,7 @@ func (s *Store) ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []i
 		return r, nil
 	})
 	if err != nil {
-		return ages, aged, vals, found, nil
+		return ages, aged, vals, found, true, nil
 	}
 	s.metrics.op(opBatchRead, resultOK)
 	for i, k := range ageKeys {
@@ -105,7 +107,7 @@ func (s *Store) ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []i
 	for j, i := range remote {
 		vals[i], found[i] = s.gotFromRedis(ctx, keys[i], r.values[j])
 	}
-	return ages, aged, vals, found, nil
+	return ages, aged, vals, found, false, nil
 }
 
 // WriteBatch does what RecordDeclaredAge(ageKeys[i], age, window) for each

@@ -543,12 +543,50 @@ func TestBatchSeveralAges(t *testing.T) {
 		if got := c.Get(ctx, "ages:dev:"+sub).Val(); got != st.wantSub {
 			t.Errorf("step %d: account age in Redis %q, want %s", i, got, st.wantSub)
 		}
-		ages, aged, _, _, err := b.ReadBatch(ctx, st.readKeys, nil)
-		if err != nil || !slices.Equal(ages, st.want) || !slices.Equal(aged, st.wantAged) {
+		ages, aged, _, _, degraded, err := b.ReadBatch(ctx, st.readKeys, nil)
+		if err != nil || degraded || !slices.Equal(ages, st.want) || !slices.Equal(aged, st.wantAged) {
 			t.Errorf("step %d: other replica reads %v %v %v, want %v %v", i, ages, aged, err, st.want, st.wantAged)
 		}
 	}
 	if n := a.opCount(t, "batch_write", "error"); n != 0 {
 		t.Errorf("batch_write error = %v, want 0", n)
+	}
+}
+
+// TestReadBatchSaysWhenDegraded: while Redis cannot be asked (down, then
+// the breaker open), ReadBatch answers from process memory and says so,
+// so a caller never takes a missing declared age for certain; with Redis
+// back it says nothing. A read of values alone is degraded too.
+func TestReadBatchSaysWhenDegraded(t *testing.T) {
+	p := redistest.Start(t)
+	e := newEnv(t, outageConfig(p.URL()))
+	ctx := context.Background()
+	dev, k := hkey("device"), "dc:"+hkey("value")
+	if err := writeBatch(ctx, e, dev, 12, time.Hour, nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	read := func() (int, bool, bool) {
+		ages, aged, _, _, degraded, err := e.ReadBatch(ctx, []string{dev}, []string{k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ages[0], aged[0], degraded
+	}
+	if age, aged, degraded := read(); age != 12 || !aged || degraded {
+		t.Fatalf("healthy: %d %t degraded=%t", age, aged, degraded)
+	}
+	p.Kill()
+	for i := range 4 { // down, then the breaker open
+		if age, aged, degraded := read(); age != 12 || !aged || !degraded {
+			t.Errorf("outage read %d: %d %t degraded=%t, want the local 12, degraded", i, age, aged, degraded)
+		}
+	}
+	if _, _, _, _, degraded, _ := e.ReadBatch(ctx, nil, []string{k}); !degraded {
+		t.Error("a value read during the outage is not degraded")
+	}
+	p.Restart()
+	waitState(t, e.Store, "closed", 5*time.Second)
+	if _, _, degraded := read(); degraded {
+		t.Error("degraded after recovery")
 	}
 }

@@ -49,7 +49,7 @@ type (
 	batcher interface {
 		deviceMemory
 		byteCache
-		ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, err error)
+		ReadBatch(ctx context.Context, ageKeys, keys []string) (ages []int, aged []bool, vals [][]byte, found []bool, degraded bool, err error)
 		WriteBatch(ctx context.Context, ageKeys []string, age int, window time.Duration, keys []string, vals [][]byte, ttls []time.Duration) error
 	}
 )
@@ -57,7 +57,7 @@ type (
 // readBatch is ReadBatch with at most one declared-age key (none for ""),
 // which is what most tests need.
 func readBatch(ctx context.Context, b batcher, dev string, keys []string) (int, bool, [][]byte, []bool, error) {
-	ages, aged, vals, found, err := b.ReadBatch(ctx, []string{dev}, keys)
+	ages, aged, vals, found, _, err := b.ReadBatch(ctx, []string{dev}, keys)
 	if err != nil {
 		return 0, false, nil, nil, err
 	}

@@ -15,8 +15,8 @@ import (
 // ASCII names is JCS's UTF-16 order; no whitespace; strings with only '"',
 // '\\' and control characters escaped (the short forms \b \t \n \f \r, else
 // \u00xx in lower case); numbers in ECMAScript's shortest form. Optional
-// members (age_range, contradiction, device_history, shadow,
-// subject_history, verified) are omitted when nil, empty or false; nil slices and
+// members (age_range, contradiction, device_history, history_unavailable,
+// shadow, subject_history, verified) are omitted when nil, empty or false; nil slices and
 // maps are written as empty ones, so a nil and an empty value encode alike.
 //
 // Marshal does not validate: call [Entry.Validate] first (the log does).
@@ -77,6 +77,10 @@ func (e *Entry) Marshal() ([]byte, error) {
 		w.byte('}')
 	}
 	w.byte(']')
+	if e.HistoryUnavailable {
+		w.name("history_unavailable", false)
+		w.buf = append(w.buf, "true"...)
+	}
 	w.name("jurisdiction", false)
 	w.str(e.Jurisdiction)
 	w.name("policy", false)

@@ -50,6 +50,10 @@ type Entry struct {
 	// declared within the anti-hopping window, when there was one. Never
 	// the subject reference itself.
 	SubjectHistory *int `json:"subject_history,omitempty"`
+	// HistoryUnavailable is true when a device or account reference was
+	// given but its shared history could not be read (an outage of the
+	// shared store), which the policy was told.
+	HistoryUnavailable bool `json:"history_unavailable,omitempty"`
 	// Signals are the platform's risk signals, bucketed: scores quantized to
 	// 0.01 (see [QuantizeScore]), counts as integers.
 	Signals map[string]float64 `json:"signals"`
