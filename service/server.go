@@ -229,6 +229,13 @@ func (s *Service) handleReady(c *gin.Context) {
 		r.Checks[name] = check()
 	}
 	code := http.StatusOK
+	for name, gate := range s.gates {
+		state, ready := gate()
+		r.Checks[name] = state
+		if !ready {
+			r.Status, code = "unready", http.StatusServiceUnavailable
+		}
+	}
 	if s.draining.Load() {
 		r.Status, code = "draining", http.StatusServiceUnavailable
 	}

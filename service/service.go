@@ -44,6 +44,12 @@ type RateLimiter interface {
 	AllowRate(ctx context.Context, tenant string, rate, burst int, period time.Duration) (allowed bool, retryAfter time.Duration, err error)
 }
 
+// ReadyGate reports a dependency the service cannot decide without (the
+// decision log): state is shown under "checks" in /readyz, and ready false
+// makes /readyz answer 503 "unready", so a load balancer stops routing
+// checks that could only be withheld.
+type ReadyGate func() (state string, ready bool)
+
 // ReadyCheck reports the state of one dependency for /readyz, e.g. a
 // circuit breaker's "closed" / "open". It is informational: a degraded
 // dependency does not make the service unready, because it keeps answering.
@@ -91,6 +97,9 @@ type Options struct {
 	ShadowPolicy *policy.Policy
 	// ReadyChecks are reported under "checks" in /readyz.
 	ReadyChecks map[string]ReadyCheck
+	// ReadyGates are reported under "checks" too; any not ready makes the
+	// service unready.
+	ReadyGates map[string]ReadyGate
 
 	// Issuer is the iss of every attestation (default DefaultIssuer).
 	Issuer string
@@ -132,6 +141,7 @@ type Service struct {
 	batch   Batcher // devices and cache, when they are one store that batches; else nil
 	limiter RateLimiter
 	checks  map[string]ReadyCheck
+	gates   map[string]ReadyGate
 
 	decisionLog DecisionLog
 	logHandler  http.Handler
@@ -188,6 +198,7 @@ func New(opts Options) (*Service, error) {
 		batch:   batcherOf(opts.Devices, opts.Cache),
 		limiter: opts.RateLimiter,
 		checks:  opts.ReadyChecks,
+		gates:   opts.ReadyGates,
 
 		decisionLog: opts.DecisionLog,
 		logHandler:  opts.LogHandler,
