@@ -73,11 +73,15 @@ func call[T any](s *Store, ctx context.Context, op opKind, fn func(context.Conte
 		s.metrics.op(op, resultFallback)
 		return zero, fmt.Errorf("rediscache: %s: %w: %w", op, errBreakerRefused, err)
 	}
+	mark := s.watch.mark()
 	tctx, cancel := context.WithTimeout(ctx, s.timeout)
 	v, err := fn(tctx)
 	cancel()
-	if err != nil && callerDone(ctx) {
+	switch {
+	case err != nil && callerDone(ctx):
 		err = callerGone{err}
+	case !errors.As(err, new(notCounted)): // a shared pipeline's end is the pipe's to record
+		s.watch.ended(mark, err)
 	}
 	done(err)
 	if err != nil {
@@ -108,7 +112,8 @@ func (s *Store) onStateChange(name string, from, to gobreaker.State) {
 // probe runs until Close. Each time the breaker opens it waits OpenTimeout,
 // then pings Redis through the breaker until it closes again, so that the
 // breaker recovers by itself even when no requests arrive, and /readyz and
-// the metrics reflect Redis as it is.
+// the metrics reflect Redis as it is. While the breaker is closed it
+// confirms or dismisses each suspected hang (confirmHang).
 func (s *Store) probe() {
 	defer s.wg.Done()
 	step := min(max(s.openTimeout/10, 10*time.Millisecond), time.Second)
@@ -116,6 +121,9 @@ func (s *Store) probe() {
 		select {
 		case <-s.closing:
 			return
+		case <-s.watch.suspect:
+			s.confirmHang() // if the breaker opened, tripped is set
+			continue
 		case <-s.tripped:
 		}
 		wait := s.openTimeout

@@ -50,6 +50,7 @@ const (
 type sharedPipe struct {
 	client  redis.UniversalClient
 	timeout time.Duration // bounds a shared pipeline, which no caller's ctx owns
+	watch   *hangWatch    // told how each shared pipeline ended
 
 	mu      sync.Mutex
 	running int          // pipelines executing, at most sharedPipeLanes
@@ -68,17 +69,20 @@ type pipeGroup struct {
 // count: the breaker counts Redis' failures, not the callers one failure
 // reaches. A shared pipeline that fails is returned as is to one of its
 // callers and as notCounted to the others; a caller that gives up while
-// queued for a lane saw this process' queue, not Redis, fail (if Redis is
-// what is slow, the pipelines in the lanes fail and are counted).
-// Without this, one slow pipeline of thirty callers opened the breaker,
-// which needs five failures in a row, when the machine was busy.
+// queued for a lane saw this process' queue, not Redis, fail. Without this,
+// one slow pipeline of thirty callers opened the breaker, which needs five
+// failures in a row, when the machine was busy. (Nor are the pipelines in
+// the lanes a sure witness of Redis: under load the lanes pass from one
+// queued group to the next, whose callers have all given up by the time
+// it fails. A Redis that has stopped answering is told apart from a busy
+// one by the hang watch instead: see hangWatch.)
 type notCounted struct{ err error }
 
 func (e notCounted) Error() string { return e.err.Error() }
 func (e notCounted) Unwrap() error { return e.err }
 
-func newSharedPipe(client redis.UniversalClient, timeout time.Duration) *sharedPipe {
-	return &sharedPipe{client: client, timeout: timeout}
+func newSharedPipe(client redis.UniversalClient, timeout time.Duration, watch *hangWatch) *sharedPipe {
+	return &sharedPipe{client: client, timeout: timeout, watch: watch}
 }
 
 // run executes cmds, in order and together, in a pipeline it may share with
@@ -135,9 +139,12 @@ func (p *sharedPipe) next() {
 	// Its own goroutine, so the caller whose pipeline just ended returns
 	// now rather than after the next one.
 	go func() {
+		mark := p.watch.mark()
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 		g.err = p.exec(ctx, g.cmds)
 		cancel()
+		// Recorded here, not by its callers: they may all have given up.
+		p.watch.ended(mark, g.err)
 		close(g.done)
 		p.next()
 	}()

@@ -70,7 +70,7 @@ func newGatedPipe(t *testing.T) (*env, *pipeGate, *sharedPipe) {
 	gate := newPipeGate()
 	e.client.AddHook(gate)
 	t.Cleanup(gate.release)
-	return e, gate, newSharedPipe(e.client, 5*time.Second)
+	return e, gate, newSharedPipe(e.client, 5*time.Second, newHangWatch())
 }
 
 // queued is how many commands wait for a lane.
@@ -294,7 +294,7 @@ func TestSharedPipeConnectionFailure(t *testing.T) {
 	gate := newPipeGate()
 	client.AddHook(gate)
 	t.Cleanup(gate.release)
-	p := newSharedPipe(client, 5*time.Second)
+	p := newSharedPipe(client, 5*time.Second, newHangWatch())
 	ctx := context.Background()
 
 	laneErrs := fillLanes(t, p, gate, "lane")
@@ -328,7 +328,7 @@ func TestSharedPipeConnectionFailure(t *testing.T) {
 // see another's answer.
 func TestSharedPipeConcurrentCallersReadTheirOwn(t *testing.T) {
 	e := newEnv(t, Config{})
-	p := newSharedPipe(e.client, 5*time.Second)
+	p := newSharedPipe(e.client, 5*time.Second, newHangWatch())
 	ctx := context.Background()
 	const callers, rounds = 64, 50
 	var wg sync.WaitGroup

@@ -21,6 +21,7 @@ import (
 type Store struct {
 	client      redis.UniversalClient
 	pipes       *sharedPipe
+	watch       *hangWatch
 	rate        *redis_rate.Limiter
 	cb          *gobreaker.TwoStepCircuitBreaker[struct{}]
 	prefix      string
@@ -77,7 +78,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		tripped:     make(chan struct{}, 1),
 		closing:     make(chan struct{}),
 	}
-	s.pipes = newSharedPipe(client, cfg.Timeout)
+	s.watch = newHangWatch()
+	s.pipes = newSharedPipe(client, cfg.Timeout, s.watch)
 	s.cb = newBreaker(cfg.Breaker, s.onStateChange)
 	s.metrics = newMetrics(s.cb.State)
 	s.wg.Add(1)
