@@ -54,7 +54,11 @@ var (
 type BreakerConfig struct {
 	// ConsecutiveFailures opens the breaker (default
 	// DefaultConsecutiveFailures). A miss (redis.Nil) is not a failure,
-	// nor is a call the caller cancelled.
+	// nor is a call the caller cancelled, nor one that gave up while
+	// queued for a shared pipeline. When Redis answers nothing for a
+	// whole Timeout, the Store pings it, and each ping that times out
+	// counts too, so a hung Redis opens the breaker after about this many
+	// Timeouts whatever the load (see the package documentation).
 	ConsecutiveFailures uint32
 	// OpenTimeout is how long the breaker stays open before it lets probe
 	// calls through (default DefaultOpenTimeout).

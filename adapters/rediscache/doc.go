@@ -10,6 +10,18 @@
 // checks excepted: they report ErrDegraded so the caller can decide). A
 // background probe closes the breaker once Redis answers again.
 //
+// Concurrent calls share pipelines, and a call that gives up while queued
+// for one is not a failure of Redis: a busy Redis that answers every
+// pipeline, only late for the callers queued behind others, does not open
+// the breaker. A hung Redis (stopped, or cut off with its connections left
+// open) answers nothing at all, and that is what the Store watches for:
+// when a round trip waits out its whole Timeout while Redis answers no
+// other, the probe pings Redis, and each ping that also times out, with
+// still no answer to anything, counts as a failure. So a hung Redis opens
+// the breaker within about ConsecutiveFailures × Timeout (half a second by
+// default) at any load; an answered ping ends the check and counts
+// nothing.
+//
 // ReadBatch and WriteBatch do several device and cache operations in one
 // pipelined round trip (one operation for the breaker and the metrics), so
 // a request that needs several values waits for Redis once, not once per
