@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
-	"github.com/google/uuid"
 
 	"github.com/ageassure/ageassure/policy"
 	"github.com/ageassure/ageassure/service/logentry"
@@ -191,12 +190,11 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	}
 	s.remember(ctx, decl, writes)
 
-	id, err := uuid.NewV7()
+	iat := now.Truncate(time.Second)
+	decisionID, err := newDecisionID(iat)
 	if err != nil {
 		return nil, fmt.Errorf("decision id: %w", err)
 	}
-	decisionID := id.String()
-	iat := now.Truncate(time.Second)
 	exp := iat.Add(s.ttl)
 	thresholds := thresholdSet(res.Thresholds)
 	claims := attestationClaims{

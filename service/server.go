@@ -38,7 +38,7 @@ func (s *Service) Handler() http.Handler {
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	r.ContextWithFallback = true
-	r.Use(s.recover, s.metrics.middleware)
+	r.Use(s.recover, closeChunked, s.metrics.middleware)
 	if s.access {
 		r.Use(s.accessLog)
 	}
@@ -60,7 +60,9 @@ func (s *Service) Handler() http.Handler {
 		c.Data(http.StatusOK, "application/json", []byte(`{"status":"ok"}`))
 	})
 	r.GET("/readyz", s.handleReady)
-	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	if !s.metricsElsewhere {
+		r.GET("/metrics", gin.WrapH(s.MetricsHandler()))
+	}
 	if s.logHandler != nil {
 		// The log is public: anyone may read and verify it. Only the paths
 		// the handler knows are served (checkpoint, tiles, entry bundles,
@@ -69,6 +71,26 @@ func (s *Service) Handler() http.Handler {
 		r.GET("/log/*path", lh)
 	}
 	return r
+}
+
+// MetricsHandler serves the Prometheus metrics. They name tenants and
+// show traffic, so with Options.MetricsElsewhere the caller serves this on
+// an address of its own (loopback by default) instead of the API's.
+func (s *Service) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
+
+// closeChunked answers a request with a chunked body and closes its
+// connection. Go's server drops a Content-Length sent beside
+// Transfer-Encoding: chunked before any handler sees it, so the smuggling
+// shape of RFC 9112 section 6.1 (both headers) cannot be told apart from a
+// plain chunked body; closing after every chunked request covers it, at
+// the cost of a reconnect for clients that chunk a small JSON body.
+func closeChunked(c *gin.Context) {
+	if len(c.Request.TransferEncoding) > 0 {
+		c.Header("Connection", "close")
+	}
+	c.Next()
 }
 
 // authenticate resolves the bearer API key to a tenant or answers 401.

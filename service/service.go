@@ -100,6 +100,10 @@ type Options struct {
 	// ReadyGates are reported under "checks" too; any not ready makes the
 	// service unready.
 	ReadyGates map[string]ReadyGate
+	// MetricsElsewhere leaves /metrics off the API's handler: the caller
+	// serves MetricsHandler on an address of its own, since the metrics
+	// name tenants.
+	MetricsElsewhere bool
 
 	// Issuer is the iss of every attestation (default DefaultIssuer).
 	Issuer string
@@ -142,6 +146,8 @@ type Service struct {
 	limiter RateLimiter
 	checks  map[string]ReadyCheck
 	gates   map[string]ReadyGate
+
+	metricsElsewhere bool
 
 	decisionLog DecisionLog
 	logHandler  http.Handler
@@ -199,6 +205,8 @@ func New(opts Options) (*Service, error) {
 		limiter: opts.RateLimiter,
 		checks:  opts.ReadyChecks,
 		gates:   opts.ReadyGates,
+
+		metricsElsewhere: opts.MetricsElsewhere,
 
 		decisionLog: opts.DecisionLog,
 		logHandler:  opts.LogHandler,
