@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -51,8 +52,29 @@ func (l gatedLog) Append(context.Context, *logentry.Entry) (uint64, bool, error)
 	return 7, true, nil
 }
 
-// gatedVerifier holds every verification at its gate: work done while a
-// check holds its in-flight slot.
+// gatedDevices holds every declared-age read at its gate: work done while
+// a check holds its in-flight slot.
+type gatedDevices struct {
+	*gate
+	DeviceMemory
+}
+
+func (d gatedDevices) LowestDeclaredAge(ctx context.Context, key string) (int, bool, error) {
+	d.wait()
+	return d.DeviceMemory.LowestDeclaredAge(ctx, key)
+}
+
+// holdSlot installs gatedDevices: a check with a device_ref (slotCheck)
+// then holds its slot at the gate.
+func holdSlot(g *gate) func(*Options) {
+	return func(o *Options) { o.Devices = gatedDevices{g, o.Devices} }
+}
+
+// slotCheck is a check that holds its slot at a holdSlot gate.
+const slotCheck = `{"jurisdiction":"DE","declared":{"age":20},"context":{"device_ref":"held"}}`
+
+// gatedVerifier holds every verification at its gate: a provider that
+// does not answer.
 type gatedVerifier struct{ *gate }
 
 func (v gatedVerifier) Verify(_ context.Context, items []policy.EvidenceItem, _ policy.Binding, _ policy.Date) []policy.Evidence {
@@ -122,8 +144,8 @@ const evidenceCheck = `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"
 // are decided again.
 func TestAdmissionQueuesAndRefuses(t *testing.T) {
 	g := newGate()
-	e := newOneSlotEnv(t, g, 50*time.Millisecond, func(o *Options) { o.Evidence = gatedVerifier{g} })
-	holder := postAsync(t, e, evidenceCheck)
+	e := newOneSlotEnv(t, g, 50*time.Millisecond, holdSlot(g))
+	holder := postAsync(t, e, slotCheck)
 	g.arrived(t, "the first check")
 
 	resp, body := e.post(t, `{"jurisdiction":"DE","declared":{"age":20}}`)
@@ -171,6 +193,52 @@ func TestAdmissionFreesSlotBeforeLog(t *testing.T) {
 	}
 }
 
+// TestEvidenceHoldsNoSlot: checks waiting on providers that do not answer
+// keep no decision slot, so other tenants' plain checks are decided
+// meanwhile; each waits at most the evidence budget, then its evidence
+// counts as absent and it is answered. Items are verified concurrently
+// under one budget per check, not one budget per item.
+func TestEvidenceHoldsNoSlot(t *testing.T) {
+	g := newGate()
+	const budget = 300 * time.Millisecond
+	e := newOneSlotEnv(t, g, 50*time.Millisecond, func(o *Options) {
+		o.Evidence = gatedVerifier{g}
+		o.EvidenceBudget = budget
+	})
+	three := `{"jurisdiction":"DE","declared":{"age":20},"evidence":[` +
+		`{"type":"age_estimation","provider":"p","token":"x.y.z"},{"type":"id_document","provider":"q","token":"x.y.z"},` +
+		`{"type":"parental_consent","provider":"r","token":"x.y.z"}],"context":{"nonce":"n"}}`
+	var waiting []<-chan postResult
+	for range 4 {
+		waiting = append(waiting, postAsync(t, e, three))
+	}
+	for i := range 4 * 3 { // every item of every check is at a provider at once
+		g.arrived(t, fmt.Sprintf("evidence item %d", i))
+	}
+	start := time.Now()
+	if resp, body := e.post(t, `{"jurisdiction":"GB","declared":{"age":30}}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a plain check while evidence waits: status %d: %s", resp.StatusCode, body)
+	}
+	if waited := time.Since(start); waited >= budget {
+		t.Logf("the plain check took %s (slow machine?)", waited)
+	}
+	for _, ch := range waiting {
+		r := receive(t, ch)
+		if r.status != http.StatusOK {
+			t.Fatalf("check with hanging evidence: status %d: %s", r.status, r.body)
+		}
+		resp := decodeResponse(t, []byte(r.body))
+		if len(resp.Evidence) != 3 {
+			t.Fatalf("evidence results %+v", resp.Evidence)
+		}
+		for _, ev := range resp.Evidence {
+			if ev.Outcome != policy.OutcomeUnverifiable || ev.Provider == "" {
+				t.Errorf("evidence past the budget: %+v", ev)
+			}
+		}
+	}
+}
+
 func TestAdmissionOptions(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -178,6 +246,8 @@ func TestAdmissionOptions(t *testing.T) {
 	}{
 		{"negative max in flight", func(o *Options) { o.MaxInFlight = -1 }},
 		{"negative queue timeout", func(o *Options) { o.QueueTimeout = -time.Second }},
+		{"negative evidence budget", func(o *Options) { o.EvidenceBudget = -time.Second }},
+		{"negative max evidence in flight", func(o *Options) { o.MaxEvidenceInFlight = -1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error

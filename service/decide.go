@@ -115,8 +115,20 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Signals:      chk.signals,
 		Now:          now,
 	}
+	if len(chk.evidence) > 0 && s.verifier != nil {
+		// Verification waits on providers, up to the evidence budget: it
+		// must not keep a decision slot from other checks meanwhile.
+		held = false
+		s.release()
+	}
 	evidence := s.verifyEvidence(ctx, chk, tenant, today)
 	in.Evidence = evidence
+	if !held {
+		if err := s.acquire(ctx); err != nil {
+			return nil, err
+		}
+		held = true
+	}
 
 	var k keys
 	if chk.deviceRef != "" {
@@ -316,7 +328,7 @@ func (s *Service) verifyEvidence(ctx context.Context, chk *check, tenant Tenant,
 		return out
 	}
 	start := time.Now()
-	out := s.verifier.Verify(ctx, chk.evidence, policy.Binding{Nonce: chk.nonce, Audience: s.issuer, Tenant: tenant.ID}, today)
+	out := s.evidence.verify(ctx, s.verifier, chk.evidence, policy.Binding{Nonce: chk.nonce, Audience: s.issuer, Tenant: tenant.ID}, today)
 	s.metrics.evidenceLatency.Observe(time.Since(start).Seconds())
 	for _, e := range out {
 		s.metrics.evidence.WithLabelValues(e.Type, e.Outcome, e.Reason).Inc()

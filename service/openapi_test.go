@@ -251,6 +251,8 @@ func TestResponsesConformToOpenAPI(t *testing.T) {
 		// Known divergence: the decoder treats null as an absent member, so
 		// the service accepts what openapi.yaml (no nullable members) rejects.
 		{name: "null optional members", body: `{"jurisdiction":"DE","declared":{"age":14,"birth_date":null},"signals":null,"context":{"stage":null,"nonce":null}}`, status: 200, request: specRejects},
+		{name: "credential without provider", body: `{"jurisdiction":"GB","declared":{"age":19},"evidence":[{"type":"digital_credential","token":"a~b~c"}],"context":{"nonce":"n-2"}}`, status: 200},
+		{name: "open range as upper 0", body: `{"jurisdiction":"GB","declared":{"age":19},"evidence":[{"type":"platform_age_range","lower":18,"upper":0,"source":"self_declared"}]}`, status: 200},
 		{name: "charset utf-8", body: `{"jurisdiction":"DE","declared":{"age":30}}`, status: 200,
 			headers: map[string]string{"Authorization": "Bearer " + env.key, "Content-Type": "application/json; charset=UTF-8"}},
 		{name: "lower-case bearer", body: `{"jurisdiction":"DE","declared":{"age":30}}`, status: 200,
@@ -295,6 +297,7 @@ func TestResponsesConformToOpenAPI(t *testing.T) {
 		{name: "count out of range", body: `{"jurisdiction":"DE","declared":{"age":30},"signals":[{"type":"user_reports","count":1000001}]}`, status: 400, code: CodeValidationFailed, field: FieldInvalidSignalValue, request: specRejects},
 		{name: "missing score", body: `{"jurisdiction":"DE","declared":{"age":30},"signals":[{"type":"underage_likelihood"}]}`, status: 400, code: CodeValidationFailed, field: FieldRequired, request: specRejects},
 		{name: "other type's value", body: `{"jurisdiction":"DE","declared":{"age":30},"signals":[{"type":"user_reports","count":1,"score":0.5}]}`, status: 400, code: CodeValidationFailed, field: FieldUnexpectedSignalData, request: specRejects},
+		{name: "every structural error at once", body: `{"jurisdiction":276,"declared":{"age":"30","month":1},"photo":{},"signals":[{"type":"user_reports","count":1,"weight":1}]}`, status: 400, code: CodeValidationFailed, field: FieldUnknown, request: specRejects},
 		{name: "every error at once", body: `{"jurisdiction":"UK","declared":{"age":200},"signals":[{"type":"x"}],"context":{"stage":"","subject_ref":""}}`, status: 400, code: CodeValidationFailed, field: FieldEmpty, request: specRejects},
 
 		// 401, 413, 415.
@@ -355,8 +358,8 @@ func TestResponsesConformToOpenAPI(t *testing.T) {
 
 	t.Run("overloaded", func(t *testing.T) {
 		g := newGate()
-		env := newOneSlotEnv(t, g, 10*time.Millisecond, func(o *Options) { o.Evidence = gatedVerifier{g} })
-		held := postAsync(t, env, evidenceCheck)
+		env := newOneSlotEnv(t, g, 10*time.Millisecond, holdSlot(g))
+		held := postAsync(t, env, slotCheck)
 		g.arrived(t, "the check holding the slot")
 		tc := exchange{body: `{"jurisdiction":"DE","declared":{"age":30}}`, status: 503, code: CodeOverloaded,
 			method: http.MethodPost, path: "/v1/age-checks", headers: auth(env.key)}

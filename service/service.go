@@ -128,6 +128,14 @@ type Options struct {
 	// of those slots before a 503 overloaded (default DefaultQueueTimeout).
 	MaxInFlight  int
 	QueueTimeout time.Duration
+	// EvidenceBudget bounds the time a check spends verifying its evidence,
+	// all items together (default DefaultEvidenceBudget); what is not
+	// verified by then counts as absent. MaxEvidenceInFlight bounds the
+	// evidence items being verified at once across all checks (default
+	// DefaultMaxEvidenceInFlight). Verification waits on providers, so it
+	// holds none of the MaxInFlight slots.
+	EvidenceBudget      time.Duration
+	MaxEvidenceInFlight int
 	// AccessLog logs one line per request (route, status, latency, tenant;
 	// never bodies, IPs or references).
 	AccessLog bool
@@ -167,6 +175,7 @@ type Service struct {
 	draining atomic.Bool
 
 	admission *admission
+	evidence  *evidencePool
 
 	// hmacs pools *keyHasher over refKey: every request computes two or
 	// three HMACs, and hmac.New allocates two SHA-256 states each time.
@@ -195,6 +204,10 @@ func New(opts Options) (*Service, error) {
 		return nil, fmt.Errorf("max in flight %d is negative", opts.MaxInFlight)
 	case opts.QueueTimeout < 0:
 		return nil, fmt.Errorf("queue timeout %s is negative", opts.QueueTimeout)
+	case opts.EvidenceBudget < 0:
+		return nil, fmt.Errorf("evidence budget %s is negative", opts.EvidenceBudget)
+	case opts.MaxEvidenceInFlight < 0:
+		return nil, fmt.Errorf("max evidence in flight %d is negative", opts.MaxEvidenceInFlight)
 	}
 	s := &Service{
 		signer:  opts.Signer,
@@ -222,6 +235,7 @@ func New(opts Options) (*Service, error) {
 		now:         opts.Clock,
 		access:      opts.AccessLog,
 		admission:   newAdmission(opts.MaxInFlight, opts.QueueTimeout),
+		evidence:    newEvidencePool(opts.EvidenceBudget, opts.MaxEvidenceInFlight),
 	}
 	if s.issuer == "" {
 		s.issuer = DefaultIssuer
