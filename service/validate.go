@@ -13,6 +13,16 @@ import (
 // validateCheck checks every field, collecting all problems so a caller can
 // fix a request in one round trip, and derives the whole-year age.
 func validateCheck(req *CheckRequest, pol *policy.Policy, now time.Time) (*check, error) {
+	c, errs := checkFields(req, pol, now)
+	if len(errs) > 0 {
+		return nil, validationProblem(errs)
+	}
+	return c, nil
+}
+
+// checkFields does the work of validateCheck: the check, or every field
+// error.
+func checkFields(req *CheckRequest, pol *policy.Policy, now time.Time) (*check, []FieldError) {
 	var errs []FieldError
 	add := func(ptr, code, detail string) {
 		errs = append(errs, FieldError{Pointer: ptr, Code: code, Detail: detail})
@@ -97,7 +107,7 @@ func validateCheck(req *CheckRequest, pol *policy.Policy, now time.Time) (*check
 	}
 
 	if len(errs) > 0 {
-		return nil, validationProblem(errs)
+		return nil, errs
 	}
 	return c, nil
 }
@@ -168,8 +178,10 @@ func opaqueRef(v *string, ptr string, add func(ptr, code, detail string)) string
 }
 
 // validateEvidence checks one evidence item's shape; whether it is true is
-// the verifier's business. Signed types need a provider and a token; the OS
-// age range needs its bounds and who declared it, and nothing else.
+// the verifier's business. Signed types need a token, and a provider except
+// a digital credential, whose issuer selects the provider when it names
+// none; the OS age range needs its bounds and who declared it, and nothing
+// else.
 func validateEvidence(c *check, i int, ev Evidence, add func(ptr, code, detail string)) {
 	base := "/evidence/" + strconv.Itoa(i)
 	item := policy.EvidenceItem{Type: ev.Type}
@@ -193,6 +205,8 @@ func validateEvidence(c *check, i int, ev Evidence, add func(ptr, code, detail s
 			}
 		}
 		switch {
+		case ev.Provider == nil && ev.Type == policy.EvidenceDigitalCredential:
+			// The credential's issuer selects the provider.
 		case ev.Provider == nil:
 			add(base+"/provider", FieldRequired, "provider is required for "+ev.Type)
 		case *ev.Provider == "":
@@ -224,9 +238,12 @@ func validateEvidence(c *check, i int, ev Evidence, add func(ptr, code, detail s
 		default:
 			item.Lower = *ev.Lower
 		}
-		if ev.Upper != nil {
+		// upper 0 is an open range, as omitting it is: the OS signals have no
+		// range ending at age 0, and clients that cannot omit a member send
+		// its zero value.
+		if ev.Upper != nil && *ev.Upper != 0 {
 			if *ev.Upper < 0 || *ev.Upper > MaxAge || (ev.Lower != nil && *ev.Upper < *ev.Lower) {
-				add(base+"/upper", FieldInvalidRange, "upper must be at least lower and at most "+strconv.Itoa(MaxAge)+"; omit it for an open range (18+)")
+				add(base+"/upper", FieldInvalidRange, "upper must be at least lower and at most "+strconv.Itoa(MaxAge)+"; omit it (or send 0) for an open range (18+)")
 			} else {
 				item.Upper = *ev.Upper
 			}

@@ -3,8 +3,11 @@ package service
 import (
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ageassure/ageassure/policy"
 )
 
 func TestDecodeCheckErrors(t *testing.T) {
@@ -28,6 +31,9 @@ func TestDecodeCheckErrors(t *testing.T) {
 		{"evidence without type", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"provider":"p","token":"t"}]}`, CodeValidationFailed, "/evidence/0/type", FieldRequired},
 		{"evidence unknown type", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"palm_reading","token":"t"}]}`, CodeValidationFailed, "/evidence/0/type", FieldUnknownEvidenceType},
 		{"evidence without provider", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"age_estimation","token":"t"}]}`, CodeValidationFailed, "/evidence/0/provider", FieldRequired},
+		{"consent without provider", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"parental_consent","token":"t"}]}`, CodeValidationFailed, "/evidence/0/provider", FieldRequired},
+		{"credential with an empty provider", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"digital_credential","provider":"","token":"t"}]}`, CodeValidationFailed, "/evidence/0/provider", FieldEmpty},
+		{"credential without token", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"digital_credential"}]}`, CodeValidationFailed, "/evidence/0/token", FieldRequired},
 		{"evidence without token", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"id_document","provider":"p"}]}`, CodeValidationFailed, "/evidence/0/token", FieldRequired},
 		{"evidence empty token", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"id_document","provider":"p","token":""}]}`, CodeValidationFailed, "/evidence/0/token", FieldEmpty},
 		{"evidence huge token", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"id_document","provider":"p","token":"` + strings.Repeat("t", MaxTokenBytes+1) + `"}]}`, CodeValidationFailed, "/evidence/0/token", FieldTooLong},
@@ -36,6 +42,8 @@ func TestDecodeCheckErrors(t *testing.T) {
 		{"range with a token", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"platform_age_range","lower":13,"upper":15,"source":"verified","token":"t"}]}`, CodeValidationFailed, "/evidence/0", FieldUnexpectedEvidence},
 		{"range without lower", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"platform_age_range","upper":15,"source":"verified"}]}`, CodeValidationFailed, "/evidence/0/lower", FieldRequired},
 		{"range upside down", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"platform_age_range","lower":16,"upper":13,"source":"verified"}]}`, CodeValidationFailed, "/evidence/0/upper", FieldInvalidRange},
+		{"range upper negative", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"platform_age_range","lower":13,"upper":-1,"source":"verified"}]}`, CodeValidationFailed, "/evidence/0/upper", FieldInvalidRange},
+		{"range upper over 130", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"platform_age_range","lower":13,"upper":131,"source":"verified"}]}`, CodeValidationFailed, "/evidence/0/upper", FieldInvalidRange},
 		{"range bad source", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[{"type":"platform_age_range","lower":13,"source":"vibes"}]}`, CodeValidationFailed, "/evidence/0/source", FieldInvalidRange},
 		{"too much evidence", `{"jurisdiction":"DE","declared":{"age":20},"evidence":[` + strings.Repeat(`{"type":"x"},`, MaxEvidence) + `{"type":"x"}]}`, CodeValidationFailed, "/evidence", FieldTooMany},
 		{"unknown nested field", `{"jurisdiction":"DE","declared":{"age":20,"x":1}}`, CodeValidationFailed, "/declared/x", FieldUnknown},
@@ -170,6 +178,41 @@ func TestDecodeCheckAccepts(t *testing.T) {
 			}
 			if chk.jurisdiction != tt.jur || chk.age != tt.age || chk.stage != tt.stage {
 				t.Errorf("got %s/%d/%s, want %s/%d/%s", chk.jurisdiction, chk.age, chk.stage, tt.jur, tt.age, tt.stage)
+			}
+		})
+	}
+}
+
+// TestDecodeEvidenceAccepts: what the README promises evidence items may
+// look like is accepted as the item the verifier gets.
+func TestDecodeEvidenceAccepts(t *testing.T) {
+	pol := builtinPolicy(t)
+	tests := []struct {
+		name string
+		item string
+		want policy.EvidenceItem
+	}{
+		{"credential without provider: its issuer selects one", `{"type":"digital_credential","token":"a~b~c"}`,
+			policy.EvidenceItem{Type: policy.EvidenceDigitalCredential, Token: "a~b~c"}},
+		{"credential naming its provider", `{"type":"digital_credential","provider":"pid","token":"a~b~c"}`,
+			policy.EvidenceItem{Type: policy.EvidenceDigitalCredential, Provider: "pid", Token: "a~b~c"}},
+		{"range without upper is open", `{"type":"platform_age_range","lower":18,"source":"verified"}`,
+			policy.EvidenceItem{Type: policy.EvidencePlatformAgeRange, Lower: 18, Source: policy.RangeVerified}},
+		{"range with upper 0 is open", `{"type":"platform_age_range","lower":18,"upper":0,"source":"self_declared"}`,
+			policy.EvidenceItem{Type: policy.EvidencePlatformAgeRange, Lower: 18, Source: policy.RangeSelfDeclared}},
+		{"closed range", `{"type":"platform_age_range","lower":13,"upper":15,"source":"guardian_declared"}`,
+			policy.EvidenceItem{Type: policy.EvidencePlatformAgeRange, Lower: 13, Upper: 15, Source: policy.RangeGuardianDeclared}},
+		{"range of one age", `{"type":"platform_age_range","lower":13,"upper":13,"source":"verified"}`,
+			policy.EvidenceItem{Type: policy.EvidencePlatformAgeRange, Lower: 13, Upper: 13, Source: policy.RangeVerified}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chk, err := decodeCheck([]byte(`{"jurisdiction":"GB","declared":{"age":19},"evidence":[`+tt.item+`]}`), pol, fixedNow)
+			if err != nil {
+				t.Fatalf("decodeCheck: %v", err)
+			}
+			if len(chk.evidence) != 1 || !reflect.DeepEqual(chk.evidence[0], tt.want) {
+				t.Errorf("evidence = %+v, want [%+v]", chk.evidence, tt.want)
 			}
 		})
 	}
