@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,12 +15,14 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ageassure/ageassure/adapters/decisionlog"
 	"github.com/ageassure/ageassure/adapters/localcache"
 	"github.com/ageassure/ageassure/adapters/rediscache"
 	"github.com/ageassure/ageassure/adapters/signer"
@@ -79,6 +82,11 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Providers, "providers", "", "providers `file` (YAML): the age-assurance providers and credential issuers whose signed\nevidence is verified (default: none; every signed evidence item is then unverifiable)")
 	c.Redis.flags(fs)
 	c.Log.flags(fs)
+	// serve, not the log package, decides a new log's origin (logOrigin).
+	fs.Lookup("log-origin").Usage = "the log's `origin`: first line of its checkpoints and name of its key, fixed for the log's life;\n" +
+		"name it after the service's public URL, e.g. age.example.com/log. Required to create a log with\n" +
+		"--keys or --tenants (default: the existing log's origin; for a new development log, a unique\n" +
+		"dev.ageassure.invalid/log/<random> kept in the log folder)"
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` for Go's pprof profiling endpoints (/debug/pprof/); keep it on loopback\n(default: off)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", service.DefaultMaxInFlight, "most checks decided at once; more wait their turn, in order (bounds the run queue so an\noverload slows checks down instead of timing out Redis and the log)")
 	fs.DurationVar(&c.QueueTimeout, "queue-timeout", service.DefaultQueueTimeout, "longest a check waits for its turn before a 503 overloaded with Retry-After")
@@ -269,6 +277,19 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		log.Info("tenants loaded", slog.Int("count", tenants.Len()))
 	}
 
+	origin, derived, err := logOrigin(&cfg.Log, cfg.production())
+	if err != nil {
+		return nil, closers, err
+	}
+	cfg.Log.Origin = origin
+	switch {
+	case derived:
+		log.Warn("DEVELOPMENT LOG ORIGIN: a new decision log was named with a random origin, kept in its folder; set --log-origin for production",
+			slog.String("origin", origin), slog.String("dir", cfg.Log.Dir))
+	case origin == decisionlog.DefaultOrigin:
+		log.Warn("the decision log's origin is the shared example name: auditors cannot tell it from other logs of that name; start new logs with --log-origin",
+			slog.String("origin", origin), slog.String("dir", cfg.Log.Dir))
+	}
 	dlog, err := cfg.Log.open(ctx, log)
 	if err != nil {
 		return nil, closers, err
@@ -356,6 +377,69 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 
 	svc, err := service.New(opts)
 	return svc, closers, err
+}
+
+// production tells whether serve runs with real identities (a signing key
+// folder or a tenants file) rather than the development ones.
+func (c *serveConfig) production() bool { return c.Keys != "" || c.Tenants != "" }
+
+// logOrigin decides the origin of the decision log before it is opened.
+// The origin is the log's identity: auditors pin a verifier key named after
+// it and check every checkpoint against it, so it must be unique and can
+// never change. An existing log keeps the origin it was created with (its
+// checkpoint's, else its key's), and a different one asked for is refused.
+// A new log takes --log-origin, or the name of the --log-key given; in
+// production nothing else: a new log without one is refused. A new
+// development log gets a random origin, derived = true; its key, created in
+// the log folder and named after it, keeps it across restarts.
+func logOrigin(l *logFlags, production bool) (origin string, derived bool, err error) {
+	created := createdOrigin(l.Dir, l.KeyFile)
+	want, source := l.Origin, "--log-origin"
+	if want == "" && l.KeyFile != "" {
+		want, source = keyName(l.Dir, l.KeyFile), "the name of --log-key "+l.KeyFile
+	}
+	switch {
+	case created != "" && want != "" && want != created:
+		return "", false, fmt.Errorf("decision log %s was created with origin %q, not %q (%s): a log keeps its origin for life; "+
+			"pass --log-origin %s, or give the new origin a new --log-dir", l.Dir, created, want, source, created)
+	case created != "":
+		return created, false, nil
+	case want != "":
+		return want, false, nil
+	case production:
+		return "", false, fmt.Errorf("decision log %s: --log-origin is required to create a log with --keys or --tenants: "+
+			"name it after the service's public URL (e.g. --log-origin age.example.com/log); it is fixed for the log's life", l.Dir)
+	}
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", false, fmt.Errorf("decision log %s: deriving an origin: %w", l.Dir, err)
+	}
+	return "dev.ageassure.invalid/log/" + hex.EncodeToString(b), true, nil
+}
+
+// createdOrigin is the origin an existing log folder was created with: the
+// first line of its checkpoint, or, before the first checkpoint, the name
+// of the key the log made for itself in the folder. "" for a new log.
+func createdOrigin(dir, keyFile string) string {
+	if raw, err := os.ReadFile(filepath.Join(dir, "checkpoint")); err == nil {
+		first, _, _ := strings.Cut(string(raw), "\n")
+		return first
+	}
+	if keyFile != "" && filepath.Clean(keyFile) != filepath.Join(dir, ".ageassure", "note.key") {
+		return ""
+	}
+	return keyName(dir, "")
+}
+
+// keyName is the name of a note key file (its origin), or "" if the file
+// cannot be read as one; opening the log reports why.
+func keyName(dir, keyFile string) string {
+	vkey, err := decisionlog.ReadVerifierKey(dir, keyFile)
+	if err != nil {
+		return ""
+	}
+	name, _, _ := strings.Cut(vkey, "+")
+	return name
 }
 
 // loadProviders reads the providers file; without one no signed evidence
