@@ -69,6 +69,15 @@ type Evidence struct {
 
 	// Expires is when the token stops being valid, for replay protection.
 	Expires time.Time
+
+	// RestrictOnly marks unverifiable evidence whose signature, issuer,
+	// audience, validity, nonce and claims all checked out, and only single
+	// use could not be confirmed (the replay store was unavailable). Its
+	// claims may restrict — a contradiction that escalates what the
+	// declaration alone would allow — but never permit or raise assurance:
+	// an outage of the replay store must not turn a child's genuine
+	// evidence into an allow, nor let a replayed adult's token count.
+	RestrictOnly bool
 }
 
 // Accepted reports whether the evidence may be used for the decision.

@@ -111,6 +111,10 @@ type claim struct {
 	isRange          bool
 	over             map[int]bool
 	buffer           func(t int) float64
+	// restrictOnly: genuine evidence whose single use could not be
+	// confirmed (Evidence.RestrictOnly). It never decides and never passes
+	// an age; it only shows a contradiction where it fails one.
+	restrictOnly bool
 }
 
 // at says what the claim implies about "age >= t".
@@ -234,12 +238,14 @@ func (p *Policy) fuse(declared int, prior *Prior, evidence []Evidence) Fusion {
 	}
 	for i := range evidence {
 		e := &evidence[i]
-		if !e.Accepted() {
+		restrict := !e.Accepted() && e.RestrictOnly
+		if !e.Accepted() && !restrict {
 			continue
 		}
+		n := len(claims)
 		switch e.Type {
 		case EvidenceParentalConsent:
-			if e.Consent {
+			if e.Consent && !restrict {
 				out.Consent = true
 				out.Assurance.Methods = appendMethod(out.Assurance.Methods, e.Type)
 			}
@@ -268,16 +274,24 @@ func (p *Policy) fuse(declared int, prior *Prior, evidence []Evidence) Fusion {
 			claims = append(claims, claim{method: e.Type, strength: strengthRange, level: f.levels[e.Type],
 				lower: e.Lower, upper: e.Upper, isRange: true})
 		}
+		if restrict && len(claims) > n {
+			claims[n].restrictOnly = true
+		}
 	}
 
 	strongest := 0
 	for _, c := range claims {
-		strongest = max(strongest, c.strength)
+		if !c.restrictOnly {
+			strongest = max(strongest, c.strength)
+		}
 	}
 	out.Verified = strongest >= strengthVerified
 	var deciding []*claim
 	for i := range claims {
 		c := &claims[i]
+		if c.restrictOnly {
+			continue // it raises nothing: no method, no level, no decision
+		}
 		out.Assurance.Methods = appendMethod(out.Assurance.Methods, c.method)
 		if c.strength == strongest {
 			deciding = append(deciding, c)
@@ -371,6 +385,9 @@ func disagreement(claims []claim, t int) (passer, failer *claim) {
 		c := &claims[i]
 		switch c.at(t) {
 		case pass:
+			if c.restrictOnly {
+				continue // it may only restrict
+			}
 			if passer == nil || c.strength > passer.strength {
 				passer = c
 			}

@@ -115,10 +115,13 @@ func (s *Service) decisionKey(tenant string, pol *policy.Policy, in *policy.Inpu
 	}
 	for i := range in.Evidence {
 		e := &in.Evidence[i]
-		if !e.Accepted() {
+		if !e.Accepted() && !e.RestrictOnly {
 			continue
 		}
 		k.prefixedField("evidence:", e.Type)
+		if e.RestrictOnly {
+			k.field("restrict-only") // its claims restrict, they do not decide
+		}
 		if e.Age != nil {
 			k.prefixedInt("age:", *e.Age)
 		}

@@ -70,10 +70,13 @@ func decisionKeyOracle(refKey []byte, tenant string, pol *policy.Policy, in *pol
 	}
 	for i := range in.Evidence {
 		e := &in.Evidence[i]
-		if !e.Accepted() {
+		if !e.Accepted() && !e.RestrictOnly {
 			continue
 		}
 		field("evidence:" + e.Type)
+		if e.RestrictOnly {
+			field("restrict-only")
+		}
 		if e.Age != nil {
 			field("age:" + strconv.Itoa(*e.Age))
 		}
@@ -145,6 +148,7 @@ func TestDecisionKeyMatchesOracle(t *testing.T) {
 		{"evidence", "acme", policy.Input{Jurisdiction: "DE", Age: 14, Evidence: []policy.Evidence{
 			{Type: "id_document", Outcome: policy.OutcomeAccepted, Age: &age, Over: map[int]bool{18: false, 13: true, 16: false}},
 			{Type: "age_estimation", Outcome: policy.OutcomeRejected, Estimate: &est},
+			{Type: "id_document", Outcome: policy.OutcomeUnverifiable, Age: &age, RestrictOnly: true},
 			{Type: "age_estimation", Outcome: policy.OutcomeAccepted, Estimate: &est, Uncertainty: 1.5, Liveness: true},
 			{Type: "platform_age_range", Outcome: policy.OutcomeAccepted, Lower: 13, Upper: 15, Source: "verified"},
 			{Type: "parental_consent", Outcome: policy.OutcomeAccepted, Consent: true,

@@ -100,6 +100,10 @@ type failure struct {
 	reason string
 	detail string
 	err    error
+	// authentic: everything but single use checked out (the replay store
+	// could not be asked), so the claims may still restrict; see
+	// policy.Evidence.RestrictOnly.
+	authentic bool
 }
 
 func (f *failure) Error() string {

@@ -99,7 +99,9 @@ func (v *Verifier) firstUse(ctx context.Context, key string, until time.Time, le
 	}
 	first, err := v.replay.FirstUse(ctx, key, ttl)
 	if err != nil {
-		return failWrap(ReasonUnverifiable, err, "replay store cannot tell whether the token is fresh")
+		f := failWrap(ReasonUnverifiable, err, "replay store cannot tell whether the token is fresh")
+		f.authentic = true // every other check passed before this one
+		return f
 	}
 	if !first {
 		return fail(ReasonReplayed, "token already used")

@@ -189,8 +189,18 @@ func (v *Verifier) verifyItem(ctx context.Context, item *policy.EvidenceItem, b 
 			}
 			v.log.LogAttrs(ctx, lvl, "evidence not accepted", attrs...)
 		}
+		out := policy.Evidence{Type: item.Type, Provider: resultProvider(item, &ev), Outcome: outcomeOf(f.reason), Reason: f.reason}
+		if f.authentic && item.Type != policy.EvidenceParentalConsent {
+			// Only single use could not be confirmed (the replay store is
+			// down): the claims are genuine, so they may still restrict — a
+			// child's document against a declared adult — though they can
+			// never permit. Consent only ever permits: it is dropped.
+			out.RestrictOnly = true
+			out.Age, out.Estimate, out.Uncertainty, out.Liveness, out.Over = ev.Age, ev.Estimate, ev.Uncertainty, ev.Liveness, ev.Over
+			return out
+		}
 		// Drop anything set before the failure: not accepted means no claims.
-		return policy.Evidence{Type: item.Type, Provider: resultProvider(item, &ev), Outcome: outcomeOf(f.reason), Reason: f.reason}
+		return out
 	}
 	ev.Outcome = policy.OutcomeAccepted
 	return ev

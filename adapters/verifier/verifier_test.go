@@ -514,19 +514,39 @@ func TestReplayTTLMinimum(t *testing.T) {
 	}
 }
 
+// TestReplayStoreDegraded: when only single use cannot be confirmed, the
+// evidence is unverifiable (it never permits) but keeps its genuine claims,
+// marked RestrictOnly, so a child's evidence still restricts during a
+// replay-store outage. A consent only ever permits: it keeps nothing. A
+// token failing another check keeps nothing either.
 func TestReplayStoreDegraded(t *testing.T) {
 	f := newFixture(t)
 	v := f.verifier(t, func(o *Options) { o.Replay = degradedReplay{} })
-	items := []policy.EvidenceItem{
-		{Type: policy.EvidenceAgeEstimation, Provider: "estimator", Token: signJWS(t, f.est, "", "", claimsAt(testNow, estIssuer, map[string]any{"age_estimate": 20.0}))},
-		{Type: policy.EvidenceDigitalCredential, Provider: "wallet", Token: f.newCred(t).build(t)},
+	tests := []struct {
+		name       string
+		item       policy.EvidenceItem
+		restrict   bool
+		wantClaims func(policy.Evidence) bool
+	}{
+		{"estimate", policy.EvidenceItem{Type: policy.EvidenceAgeEstimation, Provider: "estimator",
+			Token: signJWS(t, f.est, "", "", claimsAt(testNow, estIssuer, map[string]any{"age_estimate": 9.5}))},
+			true, func(e policy.Evidence) bool { return e.Estimate != nil && *e.Estimate == 9.5 }},
+		{"credential", policy.EvidenceItem{Type: policy.EvidenceDigitalCredential, Provider: "wallet", Token: f.newCred(t).build(t)},
+			true, func(e policy.Evidence) bool { return len(e.Over) > 0 }},
+		{"estimate from the wrong audience", policy.EvidenceItem{Type: policy.EvidenceAgeEstimation, Provider: "estimator",
+			Token: signJWS(t, f.est, "", "", claimsAt(testNow, estIssuer, map[string]any{"age_estimate": 9.5, "aud": "someone-else"}))},
+			false, func(e policy.Evidence) bool { return e.Estimate == nil }},
 	}
-	for _, got := range v.Verify(context.Background(), items, testBind, testToday) {
-		if got.Outcome != policy.OutcomeUnverifiable || got.Reason != ReasonUnverifiable {
-			t.Errorf("%s with a degraded replay store: %+v", got.Type, got)
+	for _, tt := range tests {
+		got := verifyOne(v, tt.item)
+		if got.Outcome == policy.OutcomeAccepted {
+			t.Errorf("%s accepted with a degraded replay store: %+v", tt.name, got)
 		}
-		if got.Estimate != nil || got.Over != nil {
-			t.Errorf("%s: claims set on unverifiable evidence: %+v", got.Type, got)
+		if got.RestrictOnly != tt.restrict || !tt.wantClaims(got) {
+			t.Errorf("%s: restrict-only %t, claims %+v", tt.name, got.RestrictOnly, got)
+		}
+		if tt.restrict && got.Reason != ReasonUnverifiable {
+			t.Errorf("%s: reason %s", tt.name, got.Reason)
 		}
 	}
 }
