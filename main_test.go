@@ -140,11 +140,12 @@ func lastLine(s string) string {
 
 // server is a running `ageassure serve` child process.
 type server struct {
-	cmd  *exec.Cmd
-	addr string
-	key  string
-	logs *lineLog
-	done chan error
+	cmd         *exec.Cmd
+	addr        string
+	metricsAddr string // host:port of /metrics, apart from the API
+	key         string
+	logs        *lineLog
+	done        chan error
 }
 
 // lineLog collects a child's stderr and lets a test wait for a line.
@@ -155,14 +156,29 @@ type lineLog struct {
 
 func startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	hasLogDir := false
+	return startServerLimited(t, 0, args...)
+}
+
+// startServerLimited is startServer with the open-file limit set to nofile
+// (0: inherited), as `ulimit -n` would.
+func startServerLimited(t *testing.T, nofile int, args ...string) *server {
+	t.Helper()
+	hasLogDir, hasMetrics := false, false
 	for _, a := range args {
 		hasLogDir = hasLogDir || a == "--log-dir"
+		hasMetrics = hasMetrics || a == "--metrics-addr"
 	}
 	if !hasLogDir {
 		args = append(args, "--log-dir", t.TempDir())
 	}
-	cmd := exec.Command(os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	if !hasMetrics { // replicas on one host cannot share the default port
+		args = append(args, "--metrics-addr", "127.0.0.1:0")
+	}
+	argv := append([]string{os.Args[0], "serve", "--addr", "127.0.0.1:0"}, args...)
+	if nofile > 0 {
+		argv = append([]string{"bash", "-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, nofile), "bash"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "AGEASSURE_TEST_RUN_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -194,11 +210,12 @@ func startServer(t *testing.T, args ...string) *server {
 				s.key = k
 			}
 			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
+				Msg         string `json:"msg"`
+				Addr        string `json:"addr"`
+				MetricsAddr string `json:"metrics_addr"`
 			}
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				s.addr = rec.Addr
+				s.addr, s.metricsAddr = rec.Addr, rec.MetricsAddr
 			}
 		case <-deadline:
 			t.Fatalf("server did not start:\n%s", s.logs.all.String())

@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,6 +50,10 @@ type serveConfig struct {
 	ReuseMaxAge       time.Duration
 	Providers         string
 	DebugAddr         string
+	MetricsAddr       string
+	MaxConnections    int
+	EvidenceBudget    time.Duration
+	MaxEvidence       int
 	ShadowPolicy      string
 	PolicyWatch       time.Duration
 	Redis             redisFlags
@@ -87,6 +92,13 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 		"name it after the service's public URL, e.g. age.example.com/log. Required to create a log with\n" +
 		"--keys or --tenants (default: the existing log's origin; for a new development log, a unique\n" +
 		"dev.ageassure.invalid/log/<random> kept in the log folder)"
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", defaultMetricsAddr, "`address` serving /metrics (Prometheus) apart from the API: the metrics name tenants and show\n"+
+		"traffic, so keep them private (port 0 picks a free port); \"api\" serves them on the API's own address")
+	fs.IntVar(&c.MaxConnections, "max-connections", 0, "most client `connections` open at once; more are closed at accept, served ones undisturbed\n"+
+		"(default: the open-file limit less a reserve for the decision log, Redis and providers)")
+	fs.DurationVar(&c.EvidenceBudget, "evidence-budget", service.DefaultEvidenceBudget, "longest a check spends verifying its evidence, all items at once; what is not verified by\n"+
+		"then counts as absent. Must leave room for the answer within --write-timeout")
+	fs.IntVar(&c.MaxEvidence, "max-evidence-in-flight", service.DefaultMaxEvidenceInFlight, "most evidence items being verified at once, across all checks")
 	fs.StringVar(&c.DebugAddr, "debug-addr", "", "`address` for Go's pprof profiling endpoints (/debug/pprof/); keep it on loopback\n(default: off)")
 	fs.IntVar(&c.MaxInFlight, "max-in-flight", service.DefaultMaxInFlight, "most checks decided at once; more wait their turn, in order (bounds the run queue so an\noverload slows checks down instead of timing out Redis and the log)")
 	fs.DurationVar(&c.QueueTimeout, "queue-timeout", service.DefaultQueueTimeout, "longest a check waits for its turn before a 503 overloaded with Retry-After")
@@ -140,7 +152,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	svc, closeDeps, err := buildService(ctx, &cfg, log, stderr)
+	// Checked before anything is opened, so a refusal is the last line.
+	connCap, err := maxConnections(cfg.MaxConnections, cfg.redisPool())
+	if err != nil {
+		fmt.Fprintf(stderr, "ageassure serve: %v\n", err)
+		return 1
+	}
+	reg := prometheus.NewRegistry()
+	svc, closeDeps, err := buildService(ctx, &cfg, reg, log, stderr)
 	if err != nil {
 		// One line per problem, each self-contained: a policy can have
 		// several, and log collectors split on newlines.
@@ -149,10 +168,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
+	defer closeDeps() // on every early return; a second call at shutdown does nothing
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, metrics, err := listen(&cfg, connCap, svc, reg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "ageassure serve: listen on %s: %v\n", cfg.Addr, err)
+		fmt.Fprintf(stderr, "ageassure serve: %v\n", err)
 		return 1
 	}
 	srv := &http.Server{
@@ -181,7 +201,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() { _ = http.Serve(dln, pprofMux()) }()
 		log.Warn("profiling endpoints enabled", slog.String("addr", dln.Addr().String()))
 	}
-	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.Any("config", &cfg))
+	if metrics != nil {
+		go func() { _ = metrics.srv.Serve(metrics.ln) }()
+		defer metrics.srv.Close()
+	}
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("metrics_addr", metrics.addr(ln)),
+		slog.Int64("max_connections", ln.max), slog.Any("config", &cfg))
 
 	select {
 	case err := <-served:
@@ -208,12 +233,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // buildService loads everything the service needs. Each failure names the
 // file and the problem in one line, so a bad deployment is obvious.
-func buildService(ctx context.Context, cfg *serveConfig, log *slog.Logger, stderr io.Writer) (*service.Service, func(), error) {
-	svc, closers, err := buildServiceParts(ctx, cfg, log, stderr)
+func buildService(ctx context.Context, cfg *serveConfig, reg *prometheus.Registry, log *slog.Logger, stderr io.Writer) (*service.Service, func(), error) {
+	svc, closers, err := buildServiceParts(ctx, cfg, reg, log, stderr)
+	var once sync.Once
 	closeAll := func() {
-		for _, c := range closers {
-			c()
-		}
+		once.Do(func() {
+			for _, c := range closers {
+				c()
+			}
+		})
 	}
 	if err != nil {
 		closeAll()
@@ -224,7 +252,7 @@ func buildService(ctx context.Context, cfg *serveConfig, log *slog.Logger, stder
 
 // buildServiceParts does the work of buildService, returning what must be
 // closed at shutdown even when it fails half-way.
-func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, stderr io.Writer) (_ *service.Service, closers []func(), _ error) {
+func buildServiceParts(ctx context.Context, cfg *serveConfig, reg *prometheus.Registry, log *slog.Logger, stderr io.Writer) (_ *service.Service, closers []func(), _ error) {
 	pol, cases, err := loadCheckedPolicy(cfg.Policy)
 	if err != nil {
 		return nil, closers, fmt.Errorf("policy %s: %w", orDefault(cfg.Policy, "(built-in)"), err)
@@ -316,24 +344,26 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		}
 	}
 
-	reg := prometheus.NewRegistry()
 	opts := service.Options{
-		Policy:           pol,
-		Signer:           sig,
-		Tenants:          tenants,
-		Issuer:           cfg.Issuer,
-		AttestationTTL:   cfg.AttestationTTL,
-		RefKey:           refKey,
-		Logger:           log,
-		Registry:         reg,
-		AccessLog:        cfg.AccessLog,
-		MaxInFlight:      cfg.MaxInFlight,
-		QueueTimeout:     cfg.QueueTimeout,
-		DecisionCacheTTL: cfg.DecisionCacheTTL,
-		ReuseMaxAge:      cfg.ReuseMaxAge,
-		ShadowPolicy:     shadow,
-		DecisionLog:      dlog,
-		LogHandler:       dlog.Handler(),
+		Policy:              pol,
+		Signer:              sig,
+		Tenants:             tenants,
+		Issuer:              cfg.Issuer,
+		AttestationTTL:      cfg.AttestationTTL,
+		RefKey:              refKey,
+		Logger:              log,
+		Registry:            reg,
+		AccessLog:           cfg.AccessLog,
+		MaxInFlight:         cfg.MaxInFlight,
+		QueueTimeout:        cfg.QueueTimeout,
+		EvidenceBudget:      cfg.EvidenceBudget,
+		MaxEvidenceInFlight: cfg.MaxEvidence,
+		MetricsElsewhere:    cfg.MetricsAddr != metricsOnAPI,
+		DecisionCacheTTL:    cfg.DecisionCacheTTL,
+		ReuseMaxAge:         cfg.ReuseMaxAge,
+		ShadowPolicy:        shadow,
+		DecisionLog:         dlog,
+		LogHandler:          dlog.Handler(),
 	}
 	var replay verifier.ReplayGuard
 	if cfg.Redis.mode() == "in-process" {
@@ -344,10 +374,7 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		opts.ReadyChecks = map[string]service.ReadyCheck{"cache": func() string { return "in-process" }}
 		replay = localcache.NewReplay(local)
 	} else {
-		// Every check in flight may hold a connection, and the rate limiter
-		// runs before admission: a pool smaller than that makes checks wait
-		// for a connection until the Redis timeout.
-		rc, err := cfg.Redis.config(cfg.LocalCacheSize, max(cfg.MaxInFlight, service.DefaultMaxInFlight)+16, log)
+		rc, err := cfg.Redis.config(cfg.LocalCacheSize, cfg.redisPool(), log)
 		if err != nil {
 			return nil, closers, err
 		}
@@ -363,6 +390,9 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 		opts.ReadyChecks = map[string]service.ReadyCheck{"redis": store.State}
 		replay = store
 	}
+	// Without the log no decision can be issued: a log that cannot write
+	// takes the replica out of the load balancer until it recovers.
+	opts.ReadyGates = map[string]service.ReadyGate{"decision_log": dlog.Health}
 	providers, err := loadProviders(cfg.Providers)
 	if err != nil {
 		return nil, closers, err
@@ -375,8 +405,31 @@ func buildServiceParts(ctx context.Context, cfg *serveConfig, log *slog.Logger, 
 	opts.Evidence = v
 	log.Info("evidence providers", slog.Int("count", providers.Len()), slog.String("file", orDefault(cfg.Providers, "none")))
 
+	if deadline := service.ResponseDeadline(opts); cfg.WriteTimeout <= deadline {
+		return nil, closers, fmt.Errorf("--write-timeout %s: %w: a check may take up to %s before it is answered "+
+			"(2 × --queue-timeout %s, --evidence-budget %s, 1s to decide and log); raise --write-timeout above it or lower the others",
+			cfg.WriteTimeout, errNoRoomToAnswer, deadline, orDuration(cfg.QueueTimeout, service.DefaultQueueTimeout), orDuration(cfg.EvidenceBudget, service.DefaultEvidenceBudget))
+	}
 	svc, err := service.New(opts)
 	return svc, closers, err
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	return d
+}
+
+// redisPool is the size of the Redis connection pool, 0 without Redis.
+// Every check in flight may hold a connection, and the rate limiter runs
+// before admission: a pool smaller than that makes checks wait for a
+// connection until the Redis timeout.
+func (c *serveConfig) redisPool() int {
+	if c.Redis.mode() == "in-process" {
+		return 0
+	}
+	return max(c.MaxInFlight, service.DefaultMaxInFlight) + 16
 }
 
 // production tells whether serve runs with real identities (a signing key

@@ -69,7 +69,7 @@ func (s *server) policyHash(t *testing.T) string {
 
 func (s *server) metric(t *testing.T, series string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + s.addr + "/metrics")
+	resp, err := http.Get("http://" + s.metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

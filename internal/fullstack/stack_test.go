@@ -136,16 +136,18 @@ func (s *stack) writeTenants(t testing.TB) string {
 
 // replica is one `ageassure serve` process.
 type replica struct {
-	name    string
-	redis   bool
-	logDir  string
-	args    []string
-	base    string // http://127.0.0.1:port
-	cmd     *exec.Cmd
-	out     *syncbuf.Buffer // everything it wrote to stderr and stdout
-	exited  chan struct{}
-	exitErr error
-	vkey    string // the log's verifier key as served at /log/key
+	name   string
+	redis  bool
+	logDir string
+	args   []string
+	base   string // http://127.0.0.1:port
+	// metricsBase serves /metrics, apart from the API (set before base).
+	metricsBase string
+	cmd         *exec.Cmd
+	out         *syncbuf.Buffer // everything it wrote to stderr and stdout
+	exited      chan struct{}
+	exitErr     error
+	vkey        string // the log's verifier key as served at /log/key
 
 	mu       sync.Mutex
 	answered []answer
@@ -178,6 +180,7 @@ func (s *stack) start(t *testing.T, name string, redis bool, extra ...string) *r
 		"--providers", s.providers,
 		"--log-dir", r.logDir,
 		"--log-origin", "fullstack.test/log/" + name,
+		"--metrics-addr", "127.0.0.1:0", // apart from the API, as in production
 		// The most a replica ever writes: every canary must stay out of it.
 		"--log-level", "debug",
 		"--access-log",
@@ -211,11 +214,13 @@ func (s *stack) start(t *testing.T, name string, redis bool, extra ...string) *r
 				continue
 			}
 			var rec struct {
-				Msg  string `json:"msg"`
-				Addr string `json:"addr"`
+				Msg         string `json:"msg"`
+				Addr        string `json:"addr"`
+				MetricsAddr string `json:"metrics_addr"`
 			}
 			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
 				found = true
+				r.metricsBase = "http://" + rec.MetricsAddr
 				listening <- rec.Addr
 			}
 		}
@@ -585,7 +590,7 @@ func (s *stack) redisState(t testing.TB, r *replica) string {
 // exposed), 0 when absent.
 func (s *stack) metric(t testing.TB, r *replica, series string) float64 {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, r.base+"/metrics", nil)
+	req, _ := http.NewRequest(http.MethodGet, r.metricsBase+"/metrics", nil)
 	req.Header.Set("Accept", "text/plain")
 	resp, err := s.client.Do(req)
 	if err != nil {
