@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -256,7 +257,7 @@ func newRemoteKeys(ctx context.Context, p *Provider, base *http.Client, log *slo
 				slog.String("provider", name), slog.String("from", from.String()), slog.String("to", to.String()))
 		},
 	})
-	client := &breakerClient{r: r, client: clientWithTimeout(base, p.Timeout)}
+	client := &breakerClient{r: r, client: fetchClient(base, p.Timeout)}
 	window := p.Refresh / 2
 	if window < time.Second {
 		window = time.Second
@@ -281,14 +282,53 @@ func newRemoteKeys(ctx context.Context, p *Provider, base *http.Client, log *slo
 	return r, nil
 }
 
-// clientWithTimeout copies base with its Timeout at most d, so no fetch
-// outlives the provider's timeout even where no context reaches it.
-func clientWithTimeout(base *http.Client, d time.Duration) *http.Client {
+// fetchClient copies base for one provider's JWKS fetches: its Timeout at
+// most d, so no fetch outlives the provider's timeout even where no context
+// reaches it, and every redirect checked by checkJWKSRedirect before it is
+// followed (then by base's own CheckRedirect, if it has one).
+func fetchClient(base *http.Client, d time.Duration) *http.Client {
 	c := *base
 	if c.Timeout == 0 || c.Timeout > d {
 		c.Timeout = d
 	}
+	next := base.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := checkJWKSRedirect(req, via); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
 	return &c
+}
+
+// maxJWKSRedirects is how many redirects one JWKS fetch follows. Endpoints
+// commonly redirect once or twice (a well-known path to a CDN, a renamed
+// host); a longer chain is refused.
+const maxJWKSRedirects = 3
+
+// checkJWKSRedirect decides whether a JWKS fetch may follow a redirect to
+// req, having made the requests in via. Every hop must pass the rule the
+// configured jwks_url passed (checkJWKSURL: https, or http on a loopback
+// address only, no credentials), and once a hop was https, no later hop may
+// be anything else: a redirect must never take the fetch of the keys that
+// decide what ageassure trusts off TLS. net/http calls it before following,
+// so a refused hop is never dialled; the fetch fails, counting against the
+// provider's breaker like any failed fetch.
+func checkJWKSRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > maxJWKSRedirects {
+		return fmt.Errorf("JWKS fetch redirected more than %d times", maxJWKSRedirects)
+	}
+	to := req.URL.Redacted()
+	if req.URL.Scheme != "https" && slices.ContainsFunc(via, func(r *http.Request) bool { return r.URL.Scheme == "https" }) {
+		return fmt.Errorf("JWKS redirect to %q refused: it leaves https", to)
+	}
+	if err := checkJWKSURL(req.URL.String()); err != nil {
+		return fmt.Errorf("JWKS redirect refused: %w", err)
+	}
+	return nil
 }
 
 func (r *remoteKeys) current(ctx context.Context) (*keyring, error) {

@@ -106,6 +106,8 @@ type Provider struct {
 	Issuer string
 	// JWKSURL is where the provider publishes its JWK Set (https, or http
 	// on a loopback address for tests). Exactly one of JWKSURL and JWKS.
+	// A fetch follows at most three redirects, each to a URL this rule
+	// accepts, and none from https to plain http.
 	JWKSURL string
 	// JWKS is an inline JWK Set (JSON) of public keys, for providers that
 	// publish no endpoint or for pinning.

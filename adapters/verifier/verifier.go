@@ -40,7 +40,10 @@ type Options struct {
 	// secret does).
 	ReplayKey []byte
 	// HTTPClient fetches JWK Sets; nil means a default client. Its Timeout
-	// is lowered to each provider's timeout.
+	// is lowered to each provider's timeout, and a redirect is followed
+	// only to a URL that jwks_url itself could be, never from https to
+	// anything else, at most three times (its own CheckRedirect, if any,
+	// runs after that).
 	HTTPClient *http.Client
 	// Clock returns the current time for exp, nbf and iat checks and
 	// replay TTLs; nil means time.Now. (Breakers and JWKS refreshes run on
