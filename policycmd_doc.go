@@ -22,7 +22,7 @@ func policyDoc(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		"digital age of consent with their effective dates, legal status and citations, the rules that\n"+
 		"apply with their messages and citations, the obligations per age band; the accepted evidence\n"+
 		"methods with their assurance levels and the estimation buffers; and what is kept as data but not\n"+
-		"in force (enjoined, proposed). HTML is one self-contained file (inline CSS, no scripts).", stderr)
+		"in force (enjoined, pending). HTML is one self-contained file (inline CSS, no scripts).", stderr)
 	format := fs.String("format", "md", "output `format`: md (Markdown) or html")
 	asOf := fs.String("as-of", "", "the `day` \"current\" refers to (YYYY-MM-DD; default today)")
 	pos, code, ok := parsePolicyFlags(fs, args, stderr, "<path|builtin>")

@@ -36,6 +36,7 @@ type builder struct {
 	fusionPos       *Pos
 	file            string // the file being parsed
 	unparsed        bool   // some file could not be parsed at all
+	notes           []note // accepted but deprecated spellings, for lint
 }
 
 func newBuilder() *builder {
@@ -323,16 +324,21 @@ func (b *builder) status(n *yaml.Node, what string) (legalStatus, bool) {
 		return "", false
 	}
 	st := legalStatus(s)
+	if st == statusProposed {
+		b.notes = append(b.notes, note{pos: b.pos(n), msg: what + ": legal_status proposed is the old name of pending (a bill: recorded, never applied); write pending"})
+		return statusPending, true
+	}
 	if !st.valid() {
-		b.errorf(n, nil, "%s: invalid legal_status %q (want in_force, enjoined or proposed)", what, s)
+		b.errorf(n, nil, "%s: invalid legal_status %q (want in_force, enacted, enjoined or pending)", what, s)
 		return "", false
 	}
 	return st, true
 }
 
-// dating parses the effective_from / effective_until / legal_status fields
-// shared by periods, rules and obligations. It reports whether key was one.
-func (b *builder) dating(key string, v *yaml.Node, what string, sp *span, st *legalStatus) bool {
+// dating parses the effective_from / effective_until / legal_status /
+// reviewed fields shared by periods, rules and obligations. It reports
+// whether key was one.
+func (b *builder) dating(key string, v *yaml.Node, what string, sp *span, st *legalStatus, reviewed *Date) bool {
 	switch key {
 	case "effective_from":
 		if d, ok := b.date(v, what+".effective_from"); ok {
@@ -346,15 +352,25 @@ func (b *builder) dating(key string, v *yaml.Node, what string, sp *span, st *le
 		if s, ok := b.status(v, what); ok {
 			*st = s
 		}
+	case "reviewed":
+		if d, ok := b.date(v, what+".reviewed"); ok {
+			*reviewed = d
+		}
 	default:
 		return false
 	}
 	return true
 }
 
-func (b *builder) checkSpan(n *yaml.Node, what string, sp span) {
+// checkSpan checks an entry's dates: from before until, and an enacted
+// entry must say the day it takes effect (without one it would apply at
+// once, which is what in_force says).
+func (b *builder) checkSpan(n *yaml.Node, what string, sp span, st legalStatus) {
 	if !sp.from.IsZero() && !sp.until.IsZero() && !sp.from.Before(sp.until) {
 		b.errorf(n, nil, "%s: effective_from %s must be before effective_until %s", what, sp.from, sp.until)
+	}
+	if st == statusEnacted && sp.from.IsZero() {
+		b.errorf(n, nil, "%s: legal_status enacted needs effective_from, the day it takes effect", what)
 	}
 }
 
@@ -489,7 +505,7 @@ func (b *builder) period(n *yaml.Node, what string) *period {
 			if key == "effective_from" {
 				hasFrom = true
 			}
-			return b.dating(key, v, what, &per.span, &per.status)
+			return b.dating(key, v, what, &per.span, &per.status, &per.reviewed)
 		}
 		return true
 	})
@@ -502,7 +518,7 @@ func (b *builder) period(n *yaml.Node, what string) *period {
 	if strings.TrimSpace(per.citation) == "" {
 		b.errorf(n, nil, "%s: citation is required", what)
 	}
-	b.checkSpan(n, what, per.span)
+	b.checkSpan(n, what, per.span, per.status)
 	return per
 }
 
@@ -606,7 +622,7 @@ func (b *builder) rule(n *yaml.Node) *rule {
 		case "scope":
 			r.scope = b.scope(v, what)
 		default:
-			return b.dating(key, v, what, &r.span, &r.status)
+			return b.dating(key, v, what, &r.span, &r.status, &r.reviewed)
 		}
 		return true
 	})
@@ -631,7 +647,7 @@ func (b *builder) rule(n *yaml.Node) *rule {
 	if strings.TrimSpace(r.citation) == "" {
 		b.errorf(n, nil, "%s: citation is required", what)
 	}
-	b.checkSpan(n, what, r.span)
+	b.checkSpan(n, what, r.span, r.status)
 	return r
 }
 
@@ -673,7 +689,7 @@ func (b *builder) obligation(n *yaml.Node) *obligation {
 		case "scope":
 			o.scope = b.scope(v, what)
 		default:
-			return b.dating(key, v, what, &o.span, &o.status)
+			return b.dating(key, v, what, &o.span, &o.status, &o.reviewed)
 		}
 		return true
 	})
@@ -694,7 +710,7 @@ func (b *builder) obligation(n *yaml.Node) *obligation {
 	if len(o.bands) == 0 {
 		b.errorf(n, nil, "%s: bands is required", what)
 	}
-	b.checkSpan(n, what, o.span)
+	b.checkSpan(n, what, o.span, o.status)
 	return o
 }
 

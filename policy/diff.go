@@ -202,8 +202,10 @@ func (w *differ) packs(o, n canonPack) {
 				{"effective_until", orOpen(a.Until), orOpen(b.Until)},
 				{"minimum_age", strconv.Itoa(a.MinimumAge), strconv.Itoa(b.MinimumAge)},
 				{"consent_age", strconv.Itoa(a.ConsentAge), strconv.Itoa(b.ConsentAge)},
+				{"legal_status", a.LegalStatus, b.LegalStatus},
 				{"citation", a.Citation, b.Citation},
 				{"confidence", a.Confidence, b.Confidence},
+				{"reviewed", a.Reviewed, b.Reviewed},
 			} {
 				w.field(code, "period "+k+" "+f[0], f[1], f[2])
 			}
@@ -212,12 +214,14 @@ func (w *differ) packs(o, n canonPack) {
 }
 
 // periodsByKey keys periods by "effective_from" (plus the legal status when
-// not in force, and a counter for repeats), which is how people name them.
+// it does not take effect, and a counter for repeats), which is how people
+// name them. An enacted period that becomes in_force keeps its key, so the
+// diff shows the status change.
 func periodsByKey(ps []canonPeriod) map[string]canonPeriod {
 	out := map[string]canonPeriod{}
 	for _, p := range ps {
 		k := p.From
-		if p.LegalStatus != string(statusInForce) {
+		if !legalStatus(p.LegalStatus).applies() {
 			k += " (" + p.LegalStatus + ")"
 		}
 		base := k
@@ -283,7 +287,7 @@ func byID[T any](xs []T, id func(T) string, fields func(T) [][2]string) map[stri
 }
 
 func datingFields(d canonDating) [][2]string {
-	return [][2]string{{"effective_from", orOpen(d.From)}, {"effective_until", orOpen(d.Until)}, {"legal_status", d.LegalStatus}}
+	return [][2]string{{"effective_from", orOpen(d.From)}, {"effective_until", orOpen(d.Until)}, {"legal_status", d.LegalStatus}, {"reviewed", d.Reviewed}}
 }
 
 func fieldsSummary(fs [][2]string) string {

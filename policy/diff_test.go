@@ -125,7 +125,7 @@ func TestDiffMovedAndPeriods(t *testing.T) {
 	want := []string{
 		"jurisdictions|DK|changed|period 2018-05-25 effective_until|open|2024-01-01",
 		"jurisdictions|DK|added|period 2024-01-01||[2024-01-01, open) minimum 13, consent 15",
-		"jurisdictions|DK|added|period 2030-01-01 (proposed)||[2030-01-01, open) minimum 13, consent 16 (proposed)",
+		"jurisdictions|DK|added|period 2030-01-01 (pending)||[2030-01-01, open) minimum 13, consent 16 (pending)",
 		"rules|a|moved|position|1|2",
 		"rules|b|moved|position|2|1",
 	}

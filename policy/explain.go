@@ -53,6 +53,7 @@ type PeriodInfo struct {
 	LegalStatus string `json:"legal_status"`
 	Citation    string `json:"citation"`
 	Confidence  string `json:"confidence,omitempty"`
+	Reviewed    Date   `json:"reviewed,omitzero"` // zero when the policy does not say
 }
 
 // RuleTrace is one rule in a Trace.
@@ -64,7 +65,7 @@ type RuleTrace struct {
 	LegalStatus string   `json:"legal_status"`
 	From        Date     `json:"effective_from"`
 	Until       Date     `json:"effective_until"`
-	InForce     bool     `json:"in_force"` // legal_status is in_force
+	InForce     bool     `json:"in_force"` // legal_status takes effect: in_force, or enacted (from its effective_from)
 	InDate      bool     `json:"in_date"`  // its dates cover AsOf
 	InScope     bool     `json:"in_scope"` // its scope selects the check
 	Evaluated   bool     `json:"evaluated"`
@@ -91,8 +92,8 @@ func (p *Policy) Explain(in Input) (Result, Trace) {
 	tr := Trace{Rules: make([]RuleTrace, len(p.m.rules))}
 	for i, r := range p.m.rules {
 		tr.Rules[i] = RuleTrace{ID: r.id, Decision: r.decision, When: r.when, LegalStatus: string(r.status),
-			From: r.from, Until: r.until, InForce: r.status == statusInForce}
-		if r.status == statusInForce {
+			From: r.from, Until: r.until, InForce: r.status.applies()}
+		if r.status.applies() {
 			tr.ruleIdx = append(tr.ruleIdx, i)
 		}
 	}
@@ -130,7 +131,7 @@ func (p *Policy) Explain(in Input) (Result, Trace) {
 	tr.Obligations = make([]ObligationTrace, len(p.m.obligations))
 	for i, o := range p.m.obligations {
 		ot := ObligationTrace{ID: o.id, Bands: o.bands, LegalStatus: string(o.status),
-			InForce: o.status == statusInForce, InDate: o.covers(asOf),
+			InForce: o.status.applies(), InDate: o.covers(asOf),
 			InScope: o.scope.matches(code, country, pk), BandMatch: o.hasBand(res.Band)}
 		ot.Attached = pi >= 0 && ot.InForce && ot.InDate && ot.InScope && ot.BandMatch && res.Decision != Deny
 		tr.Obligations[i] = ot
@@ -166,7 +167,7 @@ func (p *Policy) chain(code string, now time.Time) []PackStep {
 
 func (per *period) info() PeriodInfo {
 	return PeriodInfo{From: per.from, Until: per.until, MinimumAge: per.minimumAge, ConsentAge: per.consentAge,
-		LegalStatus: string(per.status), Citation: per.citation, Confidence: per.confidence}
+		LegalStatus: string(per.status), Citation: per.citation, Confidence: per.confidence, Reviewed: per.reviewed}
 }
 
 // start records the pack applied; evaluate calls it once rules are about

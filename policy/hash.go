@@ -41,6 +41,10 @@ type (
 		From        string `json:"effective_from"`
 		Until       string `json:"effective_until"`
 		LegalStatus string `json:"legal_status"`
+		// Reviewed is hashed: the statement a regulator reads shows it
+		// under the hash. It is omitted when not set, so a policy that
+		// does not use it keeps the hash it had before the field existed.
+		Reviewed string `json:"reviewed,omitempty"`
 	}
 	canonPeriod struct {
 		canonDating
@@ -72,8 +76,11 @@ type (
 	}
 )
 
-func dating(s span, st legalStatus) canonDating {
+func dating(s span, st legalStatus, reviewed Date) canonDating {
 	d := canonDating{LegalStatus: string(st)}
+	if !reviewed.IsZero() {
+		d.Reviewed = reviewed.String()
+	}
 	if !s.from.IsZero() {
 		d.From = s.from.String()
 	}
@@ -87,7 +94,7 @@ func canonPackOf(p *pack) canonPack {
 	c := canonPack{Code: p.code, Name: p.name, Groups: p.groups, Timezone: p.timezone}
 	for _, per := range p.periods {
 		c.Periods = append(c.Periods, canonPeriod{
-			canonDating: dating(per.span, per.status),
+			canonDating: dating(per.span, per.status, per.reviewed),
 			MinimumAge:  per.minimumAge,
 			ConsentAge:  per.consentAge,
 			Citation:    per.citation,
@@ -116,7 +123,7 @@ func canonical(m *model) ([]byte, error) {
 	}
 	for _, r := range m.rules {
 		c.Rules = append(c.Rules, canonRule{
-			canonDating: dating(r.span, r.status),
+			canonDating: dating(r.span, r.status, r.reviewed),
 			ID:          r.id,
 			Decision:    string(r.decision),
 			When:        r.when,
@@ -127,7 +134,7 @@ func canonical(m *model) ([]byte, error) {
 	}
 	for _, o := range m.obligations {
 		c.Obligations = append(c.Obligations, canonObligation{
-			canonDating: dating(o.span, o.status),
+			canonDating: dating(o.span, o.status, o.reviewed),
 			ID:          o.id,
 			Text:        o.text,
 			Citation:    o.citation,

@@ -82,20 +82,40 @@ func TestHash(t *testing.T) {
 		t.Errorf("splitting into files changed the hash")
 	}
 	changes := map[string][2]string{
-		"threshold":   {"thresholds: [13, 16, 18]", "thresholds: [13, 16, 21]"},
-		"param":       {"b: 2.5", "b: 2.6"},
-		"consent age": {"consent_age: 16", "consent_age: 15"},
-		"timezone":    {"Europe/Berlin", "Europe/Busingen"},
-		"rule":        {"age >= consent_age", "age > consent_age"},
-		"message":     {`"ok"`, `"OK"`},
-		"citation":    {`citation: "d"`, `citation: "D"`},
-		"status":      {`citation: "c"`, `citation: "c"` + "\n      legal_status: in_force\n    - {effective_from: 1990-01-01, effective_until: 2000-01-01, citation: x, legal_status: proposed}"},
+		"threshold":     {"thresholds: [13, 16, 18]", "thresholds: [13, 16, 21]"},
+		"param":         {"b: 2.5", "b: 2.6"},
+		"consent age":   {"consent_age: 16", "consent_age: 15"},
+		"timezone":      {"Europe/Berlin", "Europe/Busingen"},
+		"rule":          {"age >= consent_age", "age > consent_age"},
+		"message":       {`"ok"`, `"OK"`},
+		"citation":      {`citation: "d"`, `citation: "D"`},
+		"status":        {`citation: "c"`, `citation: "c"` + "\n      legal_status: in_force\n    - {effective_from: 1990-01-01, effective_until: 2000-01-01, citation: x, legal_status: proposed}"},
+		"enacted":       {`citation: "c"`, `citation: "c"` + "\n      legal_status: enacted"},
+		"reviewed":      {`citation: "c"`, `citation: "c"` + "\n      reviewed: 2026-11-01"},
+		"rule reviewed": {`message: "ok"`, `message: "ok"` + "\n    reviewed: 2026-11-01"},
 	}
 	for name, c := range changes {
 		src := replaceOnce(t, hashBase, c[0], c[1])
 		if got := hashOf(t, map[string]string{"a.yaml": src}); got == base {
 			t.Errorf("changing the %s kept the hash", name)
 		}
+	}
+}
+
+// TestHashStable: the hash of a policy that uses none of the newer fields
+// (reviewed, enacted, pending) is the one it had before they existed, so an
+// upgrade does not look like a policy change in the decision log.
+func TestHashStable(t *testing.T) {
+	const want = "sha256:bc204aa317df362cfe5f37d7864668d82a4018ad7ef71e5228133f84684f7e7c"
+	if got := hashOf(t, map[string]string{"a.yaml": hashBase}); got != want {
+		t.Errorf("hash of hashBase = %s, want %s (the canonical form changed for fields the policy does not use)", got, want)
+	}
+	// proposed is the old spelling of pending: same meaning, same hash.
+	bill := func(status string) string {
+		return replaceOnce(t, hashBase, `citation: "c"`, `citation: "c"`+"\n    - {effective_from: 2030-01-01, citation: bill, legal_status: "+status+"}")
+	}
+	if a, b := hashOf(t, map[string]string{"a.yaml": bill("proposed")}), hashOf(t, map[string]string{"a.yaml": bill("pending")}); a != b {
+		t.Errorf("proposed and pending hash differently: %s, %s", a, b)
 	}
 }
 

@@ -63,7 +63,8 @@ const (
 	CheckCases               = "cases"                 // a test-case file beside the policy that does not load
 	CheckNeverFires          = "never-fires"           // a rule that can never fire
 	CheckExpired             = "expired"               // effective_until is in the past
-	CheckNotInForce          = "not-in-force"          // enjoined or proposed: kept as data
+	CheckNotInForce          = "not-in-force"          // enjoined or pending: kept as data
+	CheckDeprecated          = "deprecated"            // an old spelling the loader still accepts (legal_status proposed)
 	CheckMissingParam        = "missing-param"         // params.x where x is not defined
 	CheckUnknownSignal       = "unknown-signal"        // signals.x where x is not a known signal
 	CheckImpossibleValue     = "impossible-value"      // band == "teen" and the like
@@ -154,6 +155,9 @@ func (l *linter) add(pos Pos, sev Severity, check, format string, args ...any) {
 }
 
 func (l *linter) run() {
+	for _, n := range l.m.notes {
+		l.add(n.pos, SeverityInfo, CheckDeprecated, "%s", n.msg)
+	}
 	for _, pk := range append([]*pack{l.m.defaultPack}, l.m.packs...) {
 		l.pack(pk)
 	}
@@ -173,7 +177,7 @@ func (l *linter) run() {
 func (l *linter) pack(pk *pack) {
 	var inForce []*period
 	for _, per := range pk.periods {
-		if per.status != statusInForce {
+		if !per.status.applies() {
 			l.add(per.pos, SeverityInfo, CheckNotInForce, "%s: period %s is %s: kept as data, never applied", pk.label(), per.span, per.status)
 			continue
 		}
@@ -205,7 +209,7 @@ func (l *linter) pack(pk *pack) {
 func lastInForce(pk *pack) *period {
 	var last *period
 	for _, per := range pk.periods {
-		if per.status == statusInForce {
+		if per.status.applies() {
 			last = per
 		}
 	}
@@ -252,7 +256,7 @@ func (l *linter) reachablePacks(sc *scope) []*pack {
 func spanReachable(sp span, packs []*pack) bool {
 	for _, pk := range packs {
 		for _, per := range pk.periods {
-			if per.status == statusInForce && per.span.overlaps(sp) {
+			if per.status.applies() && per.span.overlaps(sp) {
 				return true
 			}
 		}
@@ -263,7 +267,7 @@ func spanReachable(sp span, packs []*pack) bool {
 // dating runs the checks rules and obligations share; it reports whether
 // the item can apply at all.
 func (l *linter) dating(what string, pos Pos, sp span, st legalStatus, sc *scope, never string) bool {
-	if st != statusInForce {
+	if !st.applies() {
 		l.add(pos, SeverityInfo, CheckNotInForce, "%s is %s: kept as data, never applied", what, st)
 		return false
 	}
@@ -407,7 +411,7 @@ func (l *linter) obligation(o *obligation) {
 	lowest := maxAge + 1
 	for _, pk := range l.reachablePacks(&o.scope) {
 		for _, per := range pk.periods {
-			if per.status == statusInForce && per.span.overlaps(o.span) {
+			if per.status.applies() && per.span.overlaps(o.span) {
 				lowest = min(lowest, per.minimumAge)
 			}
 		}

@@ -34,6 +34,9 @@ func TestLintBroken(t *testing.T) {
 		{"when-not-bool.yaml", []string{`8:11: error: rule r: when must be a bool expression, not int`}},
 		{"effective-order.yaml", []string{`6:5: error: rule r: effective_from 2025-01-01 must be before effective_until 2025-01-01`}},
 		{"overlapping-periods.yaml", []string{`13:9: error: jurisdiction DK: in-force period [2024-01-01, open) overlaps`}},
+		{"enacted-without-date.yaml", []string{`6:5: error: obligation x.duty: legal_status enacted needs effective_from`}},
+		{"overlapping-enacted.yaml", []string{`11:9: error: jurisdiction IN: enacted period [2027-05-13, open) overlaps the in-force period`}},
+		{"bad-reviewed.yaml", []string{`6:17: error: default period.reviewed: invalid date`}},
 		{"missing-citation.yaml", []string{`6:5: error: rule r: citation is required`}},
 		{"missing-id.yaml", []string{`1:1: error: the policy id is required`}},
 		{"age-in-message.yaml", []string{`9:14: error: message: unknown placeholder {age}`}},
@@ -94,8 +97,10 @@ func TestLintChecks(t *testing.T) {
 		{"cases", []string{`cases/p_test.yaml:4:29: error: unknown field "rule" in expect [cases]`}},
 		{"not-in-force.yaml", []string{
 			`5:7: info: default: period [2000-01-01, open) has no citation confidence [no-confidence]`,
-			`6:7: info: default: period [2030-01-01, open) is proposed: kept as data, never applied [not-in-force]`,
-			`8:5: info: rule proposed-rule is proposed [not-in-force]`,
+			`6:7: info: default: period [2030-01-01, open) is pending: kept as data, never applied [not-in-force]`,
+			`6:84: info: default period: legal_status proposed is the old name of pending (a bill: recorded, never applied); write pending [deprecated]`,
+			`8:5: info: rule proposed-rule is pending [not-in-force]`,
+			`13:19: info: rule: legal_status proposed is the old name of pending [deprecated]`,
 			`15:5: info: obligation x.enjoined is enjoined [not-in-force]`,
 		}},
 	}

@@ -8,23 +8,41 @@ import (
 )
 
 // legalStatus says whether a dated fact, rule or obligation is law. Only
-// in_force entries take effect; the others are kept as data so a change in
-// status (an injunction lifted, a bill passed) is a one-word edit.
+// in_force and enacted entries take effect (enacted ones from their
+// effective_from, which is what the effective dates are for); enjoined and
+// pending ones are kept as data, so a change in status (an injunction
+// lifted, a bill passed) is a one-word edit.
 type legalStatus string
 
 const (
-	statusInForce  legalStatus = "in_force"
+	// statusInForce: the law applies (within the entry's dates).
+	statusInForce legalStatus = "in_force"
+	// statusEnacted: passed, but its effective date is still to come (or
+	// it is not yet enforceable). It applies from its effective_from like
+	// in_force — a law must not be missed because nobody edited the status
+	// on the day — and lint warns once that day has come, so the status is
+	// updated (and the entry re-reviewed).
+	statusEnacted legalStatus = "enacted"
+	// statusEnjoined: enacted, but a court has blocked it. Never applied.
 	statusEnjoined legalStatus = "enjoined"
+	// statusPending: a bill. Recorded (the watch list), never applied.
+	statusPending legalStatus = "pending"
+	// statusProposed is the deprecated spelling of statusPending: it is
+	// read as pending (and lint says so), so older files still load.
 	statusProposed legalStatus = "proposed"
 )
 
 func (s legalStatus) valid() bool {
 	switch s {
-	case statusInForce, statusEnjoined, statusProposed:
+	case statusInForce, statusEnacted, statusEnjoined, statusPending:
 		return true
 	}
 	return false
 }
+
+// applies reports whether entries with this status take effect (on the
+// days their dates cover).
+func (s legalStatus) applies() bool { return s == statusInForce || s == statusEnacted }
 
 // defaultPackCode names the fallback pack in results and reason ids.
 const defaultPackCode = "default"
@@ -58,6 +76,13 @@ type model struct {
 	rules       []*rule // policy order: files by path, then file order
 	obligations []*obligation
 	fusion      fusionConfig
+	notes       []note // deprecated spellings the loader accepted; lint reports them
+}
+
+// note is something the loader accepted but lint should mention.
+type note struct {
+	pos Pos
+	msg string
 }
 
 // pack holds the facts of one jurisdiction (or the default).
@@ -82,6 +107,7 @@ type period struct {
 	minimumAge int
 	consentAge int
 	status     legalStatus
+	reviewed   Date // when the research was last checked against the law; zero if not said
 	citation   string
 	confidence string
 	pos        Pos
@@ -103,6 +129,7 @@ type rule struct {
 	msg      template
 	citation string
 	status   legalStatus
+	reviewed Date
 	span
 	scope scope
 	prog  cel.Program
@@ -123,6 +150,7 @@ type obligation struct {
 	citation string
 	bands    []Band
 	status   legalStatus
+	reviewed Date
 	span
 	scope scope
 	pos   Pos

@@ -16,8 +16,8 @@ type Policy struct {
 	hash          string
 	byCode        map[string]*pack
 	jurisdictions []string
-	rules         []*rule       // in-force rules only, in policy order
-	obligations   []*obligation // in-force obligations only, in policy order
+	rules         []*rule       // rules that take effect (in_force, enacted) only, in policy order
+	obligations   []*obligation // obligations that take effect only, in policy order
 	params        ref.Val       // CEL value of m.params
 	knownAges     []int         // see KnownAges
 }
@@ -36,12 +36,12 @@ func newPolicy(m *model) (*Policy, error) {
 		knownAges: knownAgesOf(m),
 	}
 	for _, r := range m.rules {
-		if r.status == statusInForce {
+		if r.status.applies() {
 			p.rules = append(p.rules, r)
 		}
 	}
 	for _, o := range m.obligations {
-		if o.status == statusInForce {
+		if o.status.applies() {
 			p.obligations = append(p.obligations, o)
 		}
 	}
@@ -143,11 +143,12 @@ func (p *Policy) selectPack(code string, now time.Time) (*pack, int, Date) {
 }
 
 // periodAt returns the index of the in-force period covering the date at
-// now in the pack's timezone (-1 if none), and that date.
+// now in the pack's timezone (-1 if none), and that date. An enacted
+// period counts from its effective_from: see legalStatus.
 func (pk *pack) periodAt(now time.Time) (int, Date) {
 	d := DateOf(now.In(pk.loc))
 	for i, per := range pk.periods {
-		if per.status == statusInForce && per.covers(d) {
+		if per.status.applies() && per.covers(d) {
 			return i, d
 		}
 	}

@@ -120,7 +120,7 @@ func TestSchemaShippedPacks(t *testing.T) {
 		t.Fatalf("walked %d files: %v", n, err)
 	}
 	// Other valid policies too.
-	for _, glob := range []string{"testdata/lint/*.yaml", "testdata/failsafe/*.yaml"} {
+	for _, glob := range []string{"testdata/lint/*.yaml", "testdata/failsafe/*.yaml", "testdata/status/*.yaml"} {
 		files, _ := filepath.Glob(glob)
 		for _, f := range files {
 			b, _ := os.ReadFile(f)
@@ -141,6 +141,7 @@ func TestSchemaBroken(t *testing.T) {
 		{"invalid-decision.yaml", "decision"},
 		{"invalid-band.yaml", "bands"},
 		{"invalid-legal-status.yaml", "legal_status"},
+		{"enacted-without-date.yaml", "effective_from"},
 		{"invalid-jurisdiction.yaml", "code"},
 		{"missing-citation.yaml", "citation"},
 		{"age-in-message.yaml", "message"},

@@ -30,7 +30,7 @@ type Statement struct {
 	EstimationBuffer  float64         `json:"estimation_buffer"`
 	EstimationBuffers []AgeBuffer     `json:"estimation_buffers"`
 	Jurisdictions     []StatementPack `json:"jurisdictions"` // by code, the default pack last
-	// NotInForce lists the enjoined and proposed periods, rules and
+	// NotInForce lists the enjoined and pending periods, rules and
 	// obligations: kept as data, never applied.
 	NotInForce []StatementItem `json:"not_in_force"`
 }
@@ -132,7 +132,7 @@ func (p *Policy) Statement(asOf Date) *Statement {
 	for _, pk := range append(slices.Clone(m.packs), m.defaultPack) {
 		s.Jurisdictions = append(s.Jurisdictions, p.statementPack(pk, asOf))
 		for _, per := range pk.periods {
-			if per.status != statusInForce {
+			if !per.status.applies() {
 				s.NotInForce = append(s.NotInForce, StatementItem{Kind: "period", Subject: pk.code, LegalStatus: string(per.status),
 					From: per.from, Until: per.until, Citation: per.citation,
 					Summary: "minimum age " + strconv.Itoa(per.minimumAge) + ", digital age of consent " + strconv.Itoa(per.consentAge)})
@@ -140,13 +140,13 @@ func (p *Policy) Statement(asOf Date) *Statement {
 		}
 	}
 	for _, r := range m.rules {
-		if r.status != statusInForce {
+		if !r.status.applies() {
 			s.NotInForce = append(s.NotInForce, StatementItem{Kind: "rule", Subject: r.id, LegalStatus: string(r.status),
 				From: r.from, Until: r.until, Citation: r.citation, Summary: string(r.decision) + " when " + r.when})
 		}
 	}
 	for _, o := range m.obligations {
-		if o.status != statusInForce {
+		if !o.status.applies() {
 			s.NotInForce = append(s.NotInForce, StatementItem{Kind: "obligation", Subject: o.id, LegalStatus: string(o.status),
 				From: o.from, Until: o.until, Citation: o.citation, Summary: o.text + " (" + scopeText(&o.scope) + ")"})
 		}
@@ -158,7 +158,7 @@ func (p *Policy) statementPack(pk *pack, asOf Date) StatementPack {
 	sp := StatementPack{Code: pk.code, Name: pk.name, Groups: pk.groups, Timezone: pk.timezone}
 	var current *period
 	for _, per := range pk.periods {
-		if per.status != statusInForce {
+		if !per.status.applies() {
 			continue
 		}
 		sp.Periods = append(sp.Periods, per.info())

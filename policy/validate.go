@@ -24,6 +24,7 @@ func (b *builder) finish() *model {
 		params:      b.params,
 		window:      defaultWindow,
 		defaultPack: b.defaultPack,
+		notes:       b.notes,
 	}
 	switch {
 	case b.idPos == nil && b.unparsed:
@@ -100,20 +101,20 @@ func (b *builder) finish() *model {
 	return m
 }
 
-// checkPeriods sorts a pack's periods and rejects overlapping in-force
-// periods: two facts in force on the same day would make the decision
-// depend on file order.
+// checkPeriods sorts a pack's periods and rejects overlapping periods that
+// take effect (in_force or enacted): two facts in force on the same day
+// would make the decision depend on file order.
 func (b *builder) checkPeriods(p *pack) {
 	slices.SortStableFunc(p.periods, comparePeriods)
 	var inForce []*period
 	for _, per := range p.periods {
-		if per.status != statusInForce {
+		if !per.status.applies() {
 			continue
 		}
 		for _, prev := range inForce {
 			if per.span.overlaps(prev.span) {
-				b.errorAt(per.pos, nil, "%s: in-force period %s overlaps the in-force period %s at %s",
-					p.label(), per.span, prev.span, prev.pos)
+				b.errorAt(per.pos, nil, "%s: %s period %s overlaps the %s period %s at %s",
+					p.label(), statusWord(per.status), per.span, statusWord(prev.status), prev.span, prev.pos)
 			}
 		}
 		inForce = append(inForce, per)
@@ -138,6 +139,7 @@ func comparePeriods(x, y *period) int {
 		cmp.Compare(x.consentAge, y.consentAge),
 		cmp.Compare(x.citation, y.citation),
 		cmp.Compare(x.confidence, y.confidence),
+		x.reviewed.Compare(y.reviewed),
 	)
 }
 
@@ -178,3 +180,11 @@ func (s span) String() string {
 // policyIDPattern is the shape of a policy id: a lower-case slug, as the
 // decision log's schema requires.
 var policyIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// statusWord names a legal status in prose: "in-force", "enacted", ….
+func statusWord(s legalStatus) string {
+	if s == statusInForce {
+		return "in-force"
+	}
+	return string(s)
+}
