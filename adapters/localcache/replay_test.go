@@ -98,3 +98,87 @@ func TestReplayConcurrent(t *testing.T) {
 		t.Errorf("Range saw %d keys, want 3", n)
 	}
 }
+
+// TestReplayRelease: a released use is a first use again, once; releasing
+// is no use itself, and never extends or creates a window.
+func TestReplayRelease(t *testing.T) {
+	const h = time.Hour
+	type op struct {
+		release bool // else FirstUse
+		at      time.Duration
+		want    bool // FirstUse's answer
+	}
+	tests := []struct {
+		name string
+		ops  []op
+	}{
+		{"a released use is first again", []op{{false, 0, true}, {true, 1, false}, {false, 2, true}, {false, 3, false}}},
+		{"releasing an unknown key does nothing", []op{{true, 0, false}, {false, 1, true}, {false, 2, false}}},
+		{"releasing an expired key does nothing", []op{{false, 0, true}, {true, h + 1, false}, {false, h + 2, true}, {false, h + 3, false}}},
+		{"a release is not a use", []op{{false, 0, true}, {true, 1, false}, {true, 2, false}, {false, 3, true}, {false, 4, false}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newFakeClock()
+			start := clk.Now()
+			r := NewReplay(Options{Clock: clk.Now})
+			k := "ev:" + devKey("token")
+			for i, o := range tt.ops {
+				clk.Advance(start.Add(o.at).Sub(clk.Now()))
+				if o.release {
+					if err := r.Release(context.Background(), k); err != nil {
+						t.Fatalf("op %d: Release: %v", i, err)
+					}
+					continue
+				}
+				got, err := r.FirstUse(context.Background(), k, h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != o.want {
+					t.Errorf("op %d at +%v: FirstUse = %t, want %t", i, o.at, got, o.want)
+				}
+			}
+		})
+	}
+}
+
+func TestReplayReleaseInvalid(t *testing.T) {
+	r := NewReplay(Options{})
+	if err := r.Release(context.Background(), "nonce-1234"); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("Release(raw) = %v, want ErrInvalidKey", err)
+	}
+}
+
+// TestReplayClaims: each first use has its own claim, kept until the use
+// expires or is released; a refused use has none and leaves the claim be.
+func TestReplayClaims(t *testing.T) {
+	clk := newFakeClock()
+	r := NewReplay(Options{Clock: clk.Now})
+	ctx := context.Background()
+	k := "ev:" + devKey("token")
+	c1, first, err := r.FirstUseClaim(ctx, k, time.Minute)
+	if err != nil || !first || c1 == 0 {
+		t.Fatalf("first use: claim %x, %t, %v", c1, first, err)
+	}
+	if c, first, _ := r.FirstUseClaim(ctx, k, time.Minute); first || c != 0 {
+		t.Errorf("replay: claim %x, %t", c, first)
+	}
+	if c, ok := r.ClaimOf(k); !ok || c != c1 {
+		t.Errorf("ClaimOf = %x, %t; want %x", c, ok, c1)
+	}
+	if err := r.Release(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.ClaimOf(k); ok {
+		t.Error("a released use still has a claim")
+	}
+	c2, first, _ := r.FirstUseClaim(ctx, k, time.Minute)
+	if !first || c2 == c1 || c2 == 0 {
+		t.Errorf("use after release: claim %x (first %x), %t", c2, c1, first)
+	}
+	clk.Advance(time.Minute)
+	if _, ok := r.ClaimOf(k); ok {
+		t.Error("an expired use still has a claim")
+	}
+}
