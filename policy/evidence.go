@@ -70,6 +70,17 @@ type Evidence struct {
 	// Expires is when the token stops being valid, for replay protection.
 	Expires time.Time
 
+	// Spent is the replay-store key under which the verifier recorded this
+	// token's single use, set on accepted evidence when that use can be
+	// given back: "ev:" and a keyed HMAC of what the token's signatures
+	// cover — never the token, never identity data, and linkable to a token
+	// only with the replay key. A check that verified the evidence but then
+	// issued no decision (the decision log down, overload, a cancelled
+	// request) hands it back to the verifier (Release), so that the retry
+	// it invites is not refused as replayed. Fusion ignores it; it is never
+	// logged, cached or returned.
+	Spent string
+
 	// RestrictOnly marks unverifiable evidence whose signature, issuer,
 	// audience, validity, nonce and claims all checked out, and only single
 	// use could not be confirmed (the replay store was unavailable). Its

@@ -106,7 +106,7 @@ func (v *Verifier) verifyCredential(ctx context.Context, item *policy.EvidenceIt
 			return failWrap(ReasonDisclosureInvalid, err, "disclosure %d", i+1)
 		}
 	}
-	if f := v.firstUse(ctx, v.credentialReplayKey(tok, decoded, kb), until, p.Leeway); f != nil {
+	if f := v.firstUse(ctx, v.credentialReplayKey(tok, decoded, kb), until, p.Leeway, ev); f != nil {
 		return f
 	}
 	ev.Expires = until

@@ -6,7 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/ageassure/ageassure/policy"
 )
 
 // ReplayGuard remembers one-time values across requests (and replicas).
@@ -18,6 +23,21 @@ import (
 // token as unverifiable, never as fresh.
 type ReplayGuard interface {
 	FirstUse(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// ReplayReleaser is a ReplayGuard that can give a use back.
+// adapters/localcache.Replay and adapters/rediscache.Store implement it.
+//
+// Release forgets key, which FirstUse reported fresh (true, no error), so
+// that its next use, on any replica, is a first use again. An error means
+// the use may still be remembered somewhere: the token's next use may be
+// refused as replayed, never accepted twice.
+//
+// A guard that is not a ReplayReleaser keeps every use: a check that
+// verified evidence and then issued no decision leaves its tokens spent.
+type ReplayReleaser interface {
+	ReplayGuard
+	Release(ctx context.Context, key string) error
 }
 
 // replayNamespace labels evidence tokens in the replay stores, which accept
@@ -91,8 +111,9 @@ func (v *Verifier) credentialReplayKey(issuer *compactJWS, disclosures [][]byte,
 // runs last, after every other check, so a token that fails verification
 // does not burn its use. The replay store remembers the token until it
 // could no longer be accepted anyway: until (its end of validity) plus
-// leeway, at least a second.
-func (v *Verifier) firstUse(ctx context.Context, key string, until time.Time, leeway time.Duration) *failure {
+// leeway, at least a second. When the store can give the use back, the key
+// is kept in ev.Spent for Release.
+func (v *Verifier) firstUse(ctx context.Context, key string, until time.Time, leeway time.Duration, ev *policy.Evidence) *failure {
 	ttl := until.Add(leeway).Sub(v.now())
 	if ttl < time.Second {
 		ttl = time.Second
@@ -106,5 +127,43 @@ func (v *Verifier) firstUse(ctx context.Context, key string, until time.Time, le
 	if !first {
 		return fail(ReasonReplayed, "token already used")
 	}
+	if v.releaser != nil {
+		ev.Spent = key
+	}
 	return nil
+}
+
+// Release gives back the single use of each item of evs that Verify
+// accepted and spent (Evidence.Spent), and clears Spent, so that the same
+// token may be presented again. It is for a check that verified evidence
+// and then issued no decision on it (the decision log unavailable, no
+// decision slot, a cancelled request): the retry that check invites must
+// not find its evidence replayed. Never call it once a decision based on
+// evs was issued, and call it once: a use given back can be spent again by
+// the next request, and a second Release would give back that one too
+// (clearing Spent guards the same slice against this).
+//
+// A release that fails leaves the use spent: the retry may then be refused
+// as replayed, never accepted twice. The errors are joined.
+func (v *Verifier) Release(ctx context.Context, evs []policy.Evidence) error {
+	var errs []error
+	for i := range evs {
+		key := evs[i].Spent
+		if key == "" {
+			continue
+		}
+		evs[i].Spent = ""
+		switch {
+		case v.releaser == nil:
+			errs = append(errs, errors.New("verifier: the replay store cannot give uses back"))
+		case !strings.HasPrefix(key, replayNamespace):
+			// Only evidence keys: a foreign key could be anyone's use.
+			errs = append(errs, errors.New("verifier: not an evidence replay key"))
+		default:
+			if err := v.releaser.Release(ctx, key); err != nil {
+				errs = append(errs, fmt.Errorf("verifier: giving back a %s use: %w", evs[i].Type, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -11,6 +11,10 @@
 // policy.OutcomeUnverifiable with ReasonUnverifiable, and counts as absent:
 // the policy decides, and never allows on its strength.
 //
+// Accepting a token spends its single use. A caller that then issues no
+// decision gives the uses back with Release (see policy.Evidence.Spent), so
+// the retry is not refused as replayed.
+//
 // Checks run in a fixed order — signature, time claims (with leeway),
 // issuer and audience, nonce binding, the type's claims, single use — so
 // the reason is deterministic, and single use comes last so that a token
@@ -32,7 +36,8 @@ import (
 // Options are the Verifier's collaborators.
 type Options struct {
 	// Replay enforces single use of evidence tokens, across replicas when
-	// it is the Redis store. Required.
+	// it is the Redis store. Required. If it is a ReplayReleaser, Release
+	// can give back the uses of a check that issued no decision.
 	Replay ReplayGuard
 	// ReplayKey keys the HMAC that turns a token into its replay-store key
 	// ("ev:" + hex(HMAC-SHA256(ReplayKey, what its signatures cover,
@@ -61,6 +66,7 @@ type Verifier struct {
 	providers map[string]*provider
 	byIssuer  map[string]*provider
 	replay    ReplayGuard
+	releaser  ReplayReleaser // replay, if it can give uses back; else nil
 	macKey    []byte
 	now       func() time.Time
 	log       *slog.Logger
@@ -106,6 +112,7 @@ func New(ctx context.Context, ps *Providers, opts Options) (*Verifier, error) {
 		log:       log,
 		cancel:    cancel,
 	}
+	v.releaser, _ = opts.Replay.(ReplayReleaser)
 	for _, p := range ps.List() {
 		pp := &provider{Provider: p}
 		if p.JWKSURL != "" {
@@ -274,7 +281,7 @@ func (v *Verifier) verifySigned(ctx context.Context, item *policy.EvidenceItem, 
 	if f != nil {
 		return f
 	}
-	if f := v.firstUse(ctx, v.jwsReplayKey(tok), valid.until, p.Leeway); f != nil {
+	if f := v.firstUse(ctx, v.jwsReplayKey(tok), valid.until, p.Leeway, ev); f != nil {
 		return f
 	}
 	ev.Expires = valid.until

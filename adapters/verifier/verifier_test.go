@@ -118,6 +118,11 @@ func TestVerifyAccepted(t *testing.T) {
 				want.Provider = tt.item.Provider
 			}
 			want.Outcome = policy.OutcomeAccepted
+			// A signed token spent its single use, and says under which key.
+			if signed := tt.item.Token != ""; signed != spentKey.MatchString(got.Spent) {
+				t.Errorf("Spent = %q for a %s item", got.Spent, tt.item.Type)
+			}
+			got.Spent = ""
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Verify (-want +got):\n%s", diff)
 			}
