@@ -263,7 +263,7 @@ func TestPolicyDoc(t *testing.T) {
 		"# Age-assurance policy statement: ageassure-builtin",
 		"| Policy hash | `sha256:",
 		"| In force as of | 2026-11-26 |",
-		"| DK — Denmark | 13 | 15 | 2024-01-01 | GDPR Art. 8(1); Data Protection Act §6 amended Dec 2023 |",
+		"| DK — Denmark | 13 | 15 | 2024-01-01 | GDPR Art. 8(1); Databeskyttelsesloven §6(2)-(3) as amended by L 79 (2023-24), in force 2024-01-01 |",
 		"| from 2018-05-25 until… ",
 		"| `de.digital-consent-age` | parental consent required | Parental consent is required below the digital age of consent (16) in DE. | GDPR Art. 8(1); no derogation | always |",
 		"| `us-ut.app-store-age-signal` (US-UT only) | under\\_13, 13\\_15, 16\\_17, unknown |",
@@ -273,7 +273,7 @@ func TestPolicyDoc(t *testing.T) {
 		"### Default (every other jurisdiction)",
 	} {
 		if want == "| from 2018-05-25 until… " {
-			want = "| 2018-05-25 to 2024-01-01 (exclusive) | 13 | 13 | in force | GDPR Art. 8(1); Data Protection Act §6 (before the Dec 2023 amendment) | high |"
+			want = "| 2018-05-25 to 2024-01-01 (exclusive) | 13 | 13 | in force | GDPR Art. 8(1); Databeskyttelsesloven (Act No. 502 of 23 May 2018) §6(2) (before L 79) | high |"
 		}
 		if !strings.Contains(out, want) {
 			t.Errorf("statement lacks %q", want)
