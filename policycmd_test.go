@@ -178,7 +178,7 @@ func TestPolicyExplain(t *testing.T) {
 		t.Fatalf("explain json = %d %v\n%s%s", code, err, out, errs)
 	}
 	if got.Result.Decision != "allow" || got.Result.Band != "13_15" || len(got.Trace.Chain) != 2 || got.Trace.Chain[0].Code != "US-TX" ||
-		len(got.Trace.Rules) != 10 || got.Trace.Rules[3].ReasonID != "us.of-age" || !got.Trace.Rules[3].Fired || len(got.Result.Obligations) != 0 {
+		len(got.Trace.Rules) != 10 || got.Trace.Rules[3].ReasonID != "us.of-age" || !got.Trace.Rules[3].Fired || len(got.Result.Obligations) != 1 || got.Result.Obligations[0] != "us-tx.app-store-age-signal" {
 		t.Errorf("explain json = %+v", got)
 	}
 	for _, args := range [][]string{
@@ -269,7 +269,7 @@ func TestPolicyDoc(t *testing.T) {
 		"| `us-ut.app-store-age-signal` (US-UT only) | under\\_13, 13\\_15, 16\\_17, unknown |",
 		"| `age_estimation` | standard |",
 		"Buffer: 2 years.",
-		"| obligation | `us-tx.app-store-age-signal` | enjoined | from 2026-01-01 |",
+		"| `us-tx.app-store-age-signal` (US-TX only) | under\\_13, 13\\_15, 16\\_17, unknown |",
 		"### Default (every other jurisdiction)",
 	} {
 		if want == "| from 2018-05-25 until… " {

@@ -163,13 +163,13 @@ func TestBuiltinDates(t *testing.T) {
 			obligations: []string{"au.age-assurance-data-destruction"},
 		},
 		{
-			name: "US-UT before 2026-05-06: US pack, no Utah duty",
-			in:   Input{Jurisdiction: "US-UT", Age: 15, Now: day(t, "2026-05-05")},
+			name: "US-UT before 2027-05-06: US pack, no Utah duty",
+			in:   Input{Jurisdiction: "US-UT", Age: 15, Now: day(t, "2027-05-05")},
 			want: Allow, ids: []string{"us.of-age"}, pack: "US", minimum: 13, consent: 13,
 		},
 		{
-			name: "US-UT from 2026-05-06: Utah duty",
-			in:   Input{Jurisdiction: "US-UT", Age: 15, Now: day(t, "2026-05-06")},
+			name: "US-UT from 2027-05-06: Utah duty",
+			in:   Input{Jurisdiction: "US-UT", Age: 15, Now: day(t, "2027-05-06")},
 			want: Allow, ids: []string{"us.of-age"}, pack: "US", minimum: 13, consent: 13,
 			obligations: []string{"us-ut.app-store-age-signal"},
 		},
@@ -179,9 +179,10 @@ func TestBuiltinDates(t *testing.T) {
 			want: Allow, ids: []string{"us.of-age"}, pack: "US", minimum: 13, consent: 13,
 		},
 		{
-			name: "US-TX: the enjoined duty does not apply",
+			name: "US-TX: the duty applies since the stay of 2026-05-28",
 			in:   Input{Jurisdiction: "US-TX", Age: 15, Now: day(t, "2026-11-26")},
 			want: Allow, ids: []string{"us.of-age"}, pack: "US", minimum: 13, consent: 13,
+			obligations: []string{"us-tx.app-store-age-signal"},
 		},
 		{
 			name: "US 12: deny",
