@@ -14,7 +14,7 @@ import (
 // policyLint checks a policy: everything the loader rejects, plus mistakes
 // a loadable policy can still hold.
 func policyLint(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := policyFlags("lint", "Usage: ageassure policy lint <path|builtin> [--strict] [--disable check,…] [--as-of YYYY-MM-DD] [--format text|json]\n\n"+
+	fs := policyFlags("lint", "Usage: ageassure policy lint <path|builtin> [--strict] [--disable check,…] [--as-of YYYY-MM-DD] [--review-days N] [--format text|json]\n\n"+
 		"Loads the policy and reports, one per line as file:line:col: severity: message [check]:\n"+
 		"  errors    what the loader rejects (YAML syntax, unknown fields, wrong types, CEL syntax and\n"+
 		"            type errors, duplicate ids, overlapping in-force periods, missing citations), rules\n"+
@@ -22,12 +22,16 @@ func policyLint(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		"            params.x and signals.x that do not exist, obligations that can never be attached;\n"+
 		"  warnings  expired rules and obligations, comparisons with values a variable never takes,\n"+
 		"            scopes naming codes without a pack, consent_age below minimum_age, gaps between\n"+
-		"            periods, obligations only for bands the minimum age denies;\n"+
-		"  infos     entries kept as data but not in force, periods without a citation confidence.\n"+
+		"            periods, obligations only for bands the minimum age denies, periods in force,\n"+
+		"            enacted or enjoined without a reviewed date or with one older than --review-days\n"+
+		"            [review-due], enacted entries whose effective_from has come [enacted-past];\n"+
+		"  infos     entries kept as data (enjoined, and pending bills: the watch list), periods\n"+
+		"            without a citation confidence, legal_status proposed (now pending).\n"+
 		"Exit status 1 if there is an error (or, with --strict, a warning).", stderr)
 	strict := fs.Bool("strict", false, "exit 1 on warnings too")
 	disable := fs.String("disable", "", "comma-separated `checks` not to report (e.g. consent-below-minimum,no-confidence)")
-	asOf := fs.String("as-of", "", "the `day` the expiry checks call today (YYYY-MM-DD; default today)")
+	asOf := fs.String("as-of", "", "the `day` the date checks (expired, review-due, enacted-past) call today (YYYY-MM-DD; default today)")
+	reviewDays := fs.Int("review-days", policy.DefaultReviewDays, "how many `days` a reviewed date stays fresh")
 	format := fs.String("format", "text", "output `format`: text or json")
 	pos, code, ok := parsePolicyFlags(fs, args, stderr, "<path|builtin>")
 	if !ok {
@@ -42,7 +46,11 @@ func policyLint(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "ageassure policy lint: --format %q: want text or json\n", *format)
 		return 2
 	}
-	opts := policy.LintOptions{Now: day.Time(nil).Add(12 * 3600e9)}
+	if *reviewDays <= 0 {
+		fmt.Fprintf(stderr, "ageassure policy lint: --review-days %d: want a positive number of days\n", *reviewDays)
+		return 2
+	}
+	opts := policy.LintOptions{Now: day.Time(nil).Add(12 * 3600e9), ReviewDays: *reviewDays}
 	var ds []policy.Diagnostic
 	if pos[0] == builtinPolicy {
 		ds = policy.LintBuiltin(opts)

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -9,18 +10,21 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// packsFS copies the shipped policy files into a MapFS, applying edits
-// (file → old → new; a nil value deletes the file, a missing file is
-// added with the edit's "" key as content).
+// packsFS copies a snapshot of the shipped policy (testdata/diff/base, the
+// packs as of 2026-12: the diff tests must not change whenever the law
+// does) into a MapFS under packs/, applying edits (file → old → new; a nil
+// value deletes the file, a missing file is added with the edit's "" key
+// as content).
 func packsFS(t testing.TB, edits map[string]map[string]string) fstest.MapFS {
 	t.Helper()
 	out := fstest.MapFS{}
-	err := fs.WalkDir(packs, "packs", func(p string, d fs.DirEntry, err error) error {
+	base := os.DirFS("testdata/diff/base")
+	err := fs.WalkDir(base, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(packs, p)
-		out[p] = &fstest.MapFile{Data: b}
+		b, err := fs.ReadFile(base, p)
+		out["packs/"+p] = &fstest.MapFile{Data: b}
 		return err
 	})
 	if err != nil {
@@ -49,9 +53,12 @@ func packsFS(t testing.TB, edits map[string]map[string]string) fstest.MapFS {
 }
 
 func TestDiff(t *testing.T) {
-	old := builtin(t)
-	if d := Diff(old, builtin(t)); !d.Identical() || len(d.Changes) != 0 {
+	if d := Diff(builtin(t), builtin(t)); !d.Identical() || len(d.Changes) != 0 {
 		t.Errorf("Diff(builtin, builtin) = %+v", d)
+	}
+	old, err := LoadFS(packsFS(t, nil), "packs")
+	if err != nil {
+		t.Fatal(err)
 	}
 	fsys := packsFS(t, map[string]map[string]string{
 		"eu-eea.yaml": {
@@ -131,5 +138,51 @@ func TestDiffMovedAndPeriods(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}
+
+// TestDiffStatus: an enacted period that comes into force, and a review,
+// show as field changes of the same period.
+func TestDiffStatus(t *testing.T) {
+	src := func(status, reviewed string) []byte {
+		return []byte("id: s\ndefault: {timezone: UTC, periods: [{effective_from: 2000-01-01, citation: c}]}\n" +
+			"jurisdictions: [{code: IN, timezone: Asia/Kolkata, periods: [{effective_from: 2023-08-11, effective_until: 2027-05-13, citation: a}, " +
+			"{effective_from: 2027-05-13, consent_age: 18, citation: b, legal_status: " + status + ", reviewed: " + reviewed + "}]}]\n")
+	}
+	tests := []struct {
+		name        string
+		from, to    []byte
+		wantChanges []string
+	}{
+		{"enacted comes into force", src("enacted", "2026-11-01"), src("in_force", "2027-05-20"), []string{
+			"jurisdictions|IN|changed|period 2027-05-13 legal_status|enacted|in_force",
+			"jurisdictions|IN|changed|period 2027-05-13 reviewed|2026-11-01|2027-05-20",
+		}},
+		{"re-reviewed", src("in_force", "2026-11-01"), src("in_force", "2027-05-20"), []string{
+			"jurisdictions|IN|changed|period 2027-05-13 reviewed|2026-11-01|2027-05-20",
+		}},
+		{"a bill passes", src("pending", "2026-11-01"), src("enacted", "2026-11-01"), []string{
+			"jurisdictions|IN|added|period 2027-05-13||[2027-05-13, open) minimum 13, consent 18 (enacted)",
+			"jurisdictions|IN|removed|period 2027-05-13 (pending)|[2027-05-13, open) minimum 13, consent 18 (pending)|",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := LoadFS(fstest.MapFS{"p.yaml": {Data: tt.from}}, "p.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := LoadFS(fstest.MapFS{"p.yaml": {Data: tt.to}}, "p.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range Diff(a, b).Changes {
+				got = append(got, strings.Join([]string{c.Section, c.Subject, c.Kind, c.Field, c.Old, c.New}, "|"))
+			}
+			if diff := cmp.Diff(tt.wantChanges, got); diff != "" {
+				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -53,29 +53,35 @@ func TestExplainMatchesEvaluate(t *testing.T) {
 }
 
 func TestExplainTrace(t *testing.T) {
-	p := builtin(t)
-	_, tr := p.Explain(Input{Jurisdiction: "us-tx", Age: 15, Now: day(t, "2026-11-26")})
+	// A subdivision whose only period is enjoined: the chain tries it,
+	// then applies its country's pack.
+	p := load(t, "testdata/status/statuses.yaml")
+	_, tr := p.Explain(Input{Jurisdiction: "us-ga", Age: 15, Now: day(t, "2026-11-26")})
 	wantChain := []PackStep{
-		{Code: "US-TX"},
+		{Code: "US-GA", HasPack: true, AsOf: mustDate(t, "2026-11-26")},
 		{Code: "US", HasPack: true, InForce: true, AsOf: mustDate(t, "2026-11-26"), Applied: true},
 	}
 	if !reflect.DeepEqual(tr.Chain, wantChain) {
 		t.Errorf("chain = %+v", tr.Chain)
 	}
-	if tr.Jurisdiction != "US-TX" || tr.Period == nil || tr.Period.MinimumAge != 13 || tr.Period.Citation == "" {
+	if tr.Jurisdiction != "US-GA" || tr.Pack != "US" || tr.Period == nil || tr.Period.MinimumAge != 13 || tr.Period.Citation != "US" ||
+		tr.Period.Reviewed != mustDate(t, "2026-11-01") {
 		t.Errorf("trace = %+v", tr)
 	}
-	if len(tr.Rules) != 10 || tr.Rules[0].ReasonID != "us.minimum-age" || !tr.Rules[0].Evaluated || tr.Rules[0].Fired {
+	if len(tr.Rules) != 4 || tr.Rules[0].ReasonID != "us.under-minimum" || !tr.Rules[0].Evaluated || tr.Rules[0].Fired {
 		t.Errorf("rules = %+v", tr.Rules)
 	}
-	var tx *ObligationTrace
+	if r := tr.Rules[3]; r.ID != "enacted-rule" || !r.InForce || r.InDate || r.Evaluated {
+		t.Errorf("enacted rule before its date = %+v", r)
+	}
+	var ga *ObligationTrace
 	for i := range tr.Obligations {
-		if tr.Obligations[i].ID == "us-tx.app-store-age-signal" {
-			tx = &tr.Obligations[i]
+		if tr.Obligations[i].ID == "us-ga.enjoined-duty" {
+			ga = &tr.Obligations[i]
 		}
 	}
-	if tx == nil || tx.InForce || !tx.InScope || !tx.BandMatch || tx.Attached || tx.LegalStatus != "enjoined" {
-		t.Errorf("us-tx obligation = %+v", tx)
+	if ga == nil || ga.InForce || !ga.InScope || !ga.BandMatch || ga.Attached || ga.LegalStatus != "enjoined" {
+		t.Errorf("us-ga obligation = %+v", ga)
 	}
 
 	// Out of scope and out of date rules are listed, not evaluated.
@@ -107,44 +113,42 @@ func TestExplainTrace(t *testing.T) {
 func TestStatement(t *testing.T) {
 	p := builtin(t)
 	s := p.Statement(mustDate(t, "2026-11-26"))
-	if s.PolicyID != "ageassure-builtin" || s.Hash != p.Hash() || len(s.Jurisdictions) != len(agesTable)+1 {
+	if s.PolicyID != "ageassure-builtin" || s.Hash != p.Hash() || len(s.Jurisdictions) != len(p.Jurisdictions())+1 {
 		t.Fatalf("statement %s %s, %d jurisdictions", s.PolicyID, s.Hash, len(s.Jurisdictions))
 	}
 	if last := s.Jurisdictions[len(s.Jurisdictions)-1]; last.Code != "default" || last.Current == nil {
 		t.Errorf("last = %+v", last)
 	}
+	if len(s.Methods) != 7 || s.EstimationBuffer != 2 {
+		t.Errorf("methods %+v, buffer %v", s.Methods, s.EstimationBuffer)
+	}
+
+	// The shape, on a policy that does not change with the law.
+	q := load(t, "testdata/status/statuses.yaml")
+	s = q.Statement(mustDate(t, "2027-05-13"))
 	byCode := map[string]StatementPack{}
 	for _, j := range s.Jurisdictions {
 		byCode[j.Code] = j
 	}
-	for _, row := range agesTable {
-		j := byCode[row.code]
-		if j.Current == nil || j.Current.MinimumAge != row.minimum || j.Current.ConsentAge != row.consent || j.Current.Citation == "" {
-			t.Errorf("%s current = %+v", row.code, j.Current)
-		}
-		if len(j.Rules) != 10 {
-			t.Errorf("%s has %d rules", row.code, len(j.Rules))
-		}
+	in := byCode["IN"]
+	if in.Current == nil || in.Current.ConsentAge != 18 || in.Current.LegalStatus != "enacted" || len(in.Periods) != 2 {
+		t.Errorf("IN = %+v", in)
 	}
-	if dk := byCode["DK"]; len(dk.Periods) != 2 || dk.Periods[0].ConsentAge != 13 || dk.Periods[1].From != mustDate(t, "2024-01-01") {
-		t.Errorf("DK periods = %+v", dk.Periods)
+	if r := in.Rules[1]; r.ID != "in.consent" || r.Citation != "DPDP Rules 2025" {
+		t.Errorf("IN rule = %+v", r)
 	}
-	de := byCode["DE"]
-	if r := de.Rules[1]; r.ID != "de.digital-consent-age" || r.Citation != "GDPR Art. 8(1); no derogation" ||
-		r.Message != "Parental consent is required below the digital age of consent (16) in DE." {
-		t.Errorf("DE rule = %+v", r)
-	}
-	if len(de.Obligations) != 1 || de.Obligations[0].ID != "eu.dsa-no-profiling-ads" {
-		t.Errorf("DE obligations = %+v", de.Obligations)
+	if len(in.Obligations) != 1 || in.Obligations[0].ID != "in.verifiable-consent" {
+		t.Errorf("IN obligations = %+v", in.Obligations)
 	}
 	us := byCode["US"]
-	if len(us.Obligations) != 1 || us.Obligations[0].ID != "us-ut.app-store-age-signal" || !slices.Equal(us.Obligations[0].Only, []string{"US-UT"}) {
+	if len(us.Obligations) != 0 {
 		t.Errorf("US obligations = %+v", us.Obligations)
 	}
-	if len(s.NotInForce) != 1 || s.NotInForce[0].Subject != "us-tx.app-store-age-signal" || s.NotInForce[0].LegalStatus != "enjoined" {
-		t.Errorf("not in force = %+v", s.NotInForce)
+	var notInForce []string
+	for _, x := range s.NotInForce {
+		notInForce = append(notInForce, x.Kind+" "+x.Subject+" "+x.LegalStatus)
 	}
-	if len(s.Methods) != 7 || s.EstimationBuffer != 2 {
-		t.Errorf("methods %+v, buffer %v", s.Methods, s.EstimationBuffer)
+	if want := []string{"period BR enjoined", "period BR pending", "period US-GA enjoined", "obligation us-ga.enjoined-duty enjoined"}; !slices.Equal(notInForce, want) {
+		t.Errorf("not in force = %q, want %q", notInForce, want)
 	}
 }

@@ -74,12 +74,22 @@ const (
 	CheckConsentBelowMinimum = "consent-below-minimum" // consent_age < minimum_age
 	CheckPeriodGap           = "period-gap"            // a pack has no in-force period between two that have
 	CheckNoConfidence        = "no-confidence"         // a period without citation confidence
+	CheckReviewDue           = "review-due"            // no reviewed date, or one older than ReviewDays (or in the future)
+	CheckEnactedPast         = "enacted-past"          // legal_status enacted, but effective_from has come: it applies; say in_force
 )
+
+// DefaultReviewDays is how old a reviewed date may be before lint asks for
+// a new review: law on minors' accounts changes monthly somewhere.
+const DefaultReviewDays = 180
 
 // LintOptions configure Lint.
 type LintOptions struct {
-	// Now is "today" for the expiry checks; zero means time.Now().
+	// Now is "today" for the checks that depend on the date (expiry,
+	// review-due, enacted-past); zero means time.Now().
 	Now time.Time
+	// ReviewDays is how many days a reviewed date stays fresh; zero means
+	// DefaultReviewDays.
+	ReviewDays int
 }
 
 // Lint loads the policy at name and checks it: every problem Load reports
@@ -115,7 +125,11 @@ func lintResult(p *Policy, err, casesErr error, name string, opts LintOptions) [
 	if now.IsZero() {
 		now = time.Now()
 	}
-	l := &linter{p: p, m: p.m, today: DateOf(now.UTC()), ds: ds}
+	reviewDays := opts.ReviewDays
+	if reviewDays <= 0 {
+		reviewDays = DefaultReviewDays
+	}
+	l := &linter{p: p, m: p.m, today: DateOf(now.UTC()), reviewDays: reviewDays, ds: ds}
 	l.run()
 	sortDiagnostics(l.ds)
 	return l.ds
@@ -144,10 +158,11 @@ func lintErrors(ds []Diagnostic, err error, name, check string) []Diagnostic {
 }
 
 type linter struct {
-	p     *Policy
-	m     *model
-	today Date
-	ds    []Diagnostic
+	p          *Policy
+	m          *model
+	today      Date
+	reviewDays int
+	ds         []Diagnostic
 }
 
 func (l *linter) add(pos Pos, sev Severity, check, format string, args ...any) {
@@ -177,8 +192,19 @@ func (l *linter) run() {
 func (l *linter) pack(pk *pack) {
 	var inForce []*period
 	for _, per := range pk.periods {
-		if !per.status.applies() {
-			l.add(per.pos, SeverityInfo, CheckNotInForce, "%s: period %s is %s: kept as data, never applied", pk.label(), per.span, per.status)
+		what := pk.label() + ": period " + per.span.String()
+		if per.status != statusPending {
+			// A bill is watched, not reviewed: the law it would make is
+			// not there yet.
+			l.review(what, per.pos, per.span, per.reviewed, true)
+		}
+		l.enacted(what, per.pos, per.span, per.status)
+		switch per.status {
+		case statusPending:
+			l.add(per.pos, SeverityInfo, CheckNotInForce, "%s is pending (a bill, on the watch list): recorded, never applied", what)
+			continue
+		case statusEnjoined:
+			l.add(per.pos, SeverityInfo, CheckNotInForce, "%s is enjoined: kept as data, never applied", what)
 			continue
 		}
 		inForce = append(inForce, per)
@@ -204,6 +230,44 @@ func (l *linter) pack(pk *pack) {
 				pk.label(), prev.until, per.from, fallbackOf(pk))
 		}
 	}
+}
+
+// review checks an entry's reviewed date: it must not be in the future,
+// nor older than the review interval; a period (required) must have one.
+// Entries that ended before today are history and are not re-reviewed.
+func (l *linter) review(what string, pos Pos, sp span, reviewed Date, required bool) {
+	if !sp.until.IsZero() && !l.today.Before(sp.until) {
+		return
+	}
+	switch {
+	case reviewed.IsZero():
+		if required {
+			l.add(pos, SeverityWarning, CheckReviewDue, "%s has no reviewed date: check it against the law and add reviewed: YYYY-MM-DD", what)
+		}
+	case reviewed.After(l.today):
+		l.add(pos, SeverityWarning, CheckReviewDue, "%s: reviewed %s is after today (%s)", what, reviewed, l.today)
+	default:
+		if age := daysBetween(reviewed, l.today); age > l.reviewDays {
+			l.add(pos, SeverityWarning, CheckReviewDue, "%s was last reviewed on %s, %d days before %s (more than %d): check it against the law and update reviewed",
+				what, reviewed, age, l.today, l.reviewDays)
+		}
+	}
+}
+
+// enacted warns about an enacted entry whose effective_from has come: it
+// applies (enacted is effective from its date), so its status should now
+// say in_force, after a look at whether it really took effect.
+func (l *linter) enacted(what string, pos Pos, sp span, st legalStatus) {
+	if st == statusEnacted && !sp.from.IsZero() && !l.today.Before(sp.from) {
+		l.add(pos, SeverityWarning, CheckEnactedPast,
+			"%s is enacted with effective_from %s, which has come: it applies as in force; check that it took effect, then set legal_status: in_force and update reviewed",
+			what, sp.from)
+	}
+}
+
+// daysBetween is the number of days from a to b.
+func daysBetween(a, b Date) int {
+	return int(b.Time(nil).Sub(a.Time(nil)).Hours() / 24)
 }
 
 func lastInForce(pk *pack) *period {
@@ -266,7 +330,15 @@ func spanReachable(sp span, packs []*pack) bool {
 
 // dating runs the checks rules and obligations share; it reports whether
 // the item can apply at all.
-func (l *linter) dating(what string, pos Pos, sp span, st legalStatus, sc *scope, never string) bool {
+func (l *linter) dating(what string, pos Pos, sp span, st legalStatus, reviewed Date, sc *scope, never string) bool {
+	if st != statusPending {
+		l.review(what, pos, sp, reviewed, false)
+	}
+	l.enacted(what, pos, sp, st)
+	if st == statusPending {
+		l.add(pos, SeverityInfo, CheckNotInForce, "%s is pending (a bill, on the watch list): recorded, never applied", what)
+		return false
+	}
 	if !st.applies() {
 		l.add(pos, SeverityInfo, CheckNotInForce, "%s is %s: kept as data, never applied", what, st)
 		return false
@@ -290,7 +362,7 @@ func (l *linter) dating(what string, pos Pos, sp span, st legalStatus, sc *scope
 
 func (l *linter) rule(env *cel.Env, r *rule) {
 	what := "rule " + r.id
-	l.dating(what, r.pos, r.span, r.status, &r.scope, CheckNeverFires)
+	l.dating(what, r.pos, r.span, r.status, r.reviewed, &r.scope, CheckNeverFires)
 
 	checked, iss := env.Compile(r.when)
 	if iss.Err() != nil {
@@ -403,7 +475,7 @@ func bandMax(b Band) int {
 
 func (l *linter) obligation(o *obligation) {
 	what := "obligation " + o.id
-	if !l.dating(what, o.pos, o.span, o.status, &o.scope, CheckNeverAttached) {
+	if !l.dating(what, o.pos, o.span, o.status, o.reviewed, &o.scope, CheckNeverAttached) {
 		return
 	}
 	// Deny attaches no obligations: bands wholly under the minimum age of

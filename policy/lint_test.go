@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,6 +66,17 @@ func TestLintChecks(t *testing.T) {
 		file string
 		want []string
 	}{
+		{"review.yaml", []string{
+			`5:13: warning: default: period [2000-01-01, open) has no reviewed date: check it against the law and add reviewed: YYYY-MM-DD [review-due]`,
+			`12:9: warning: jurisdiction IN: period [2026-11-26, 2027-05-13) is enacted with effective_from 2026-11-26, which has come: it applies as in force; check that it took effect, then set legal_status: in_force [enacted-past]`,
+			`13:9: warning: jurisdiction IN: period [2027-05-13, open) was last reviewed on 2026-05-29, 181 days before 2026-11-26 (more than 180) [review-due]`,
+			`17:9: warning: jurisdiction BR: period [2000-01-01, open): reviewed 2027-01-01 is after today (2026-11-26) [review-due]`,
+			`18:9: warning: jurisdiction BR: period [2026-03-17, open) has no reviewed date [review-due]`,
+			`18:9: info: jurisdiction BR: period [2026-03-17, open) is enjoined: kept as data, never applied [not-in-force]`,
+			`19:9: info: jurisdiction BR: period [2027-01-01, open) is pending (a bill, on the watch list): recorded, never applied [not-in-force]`,
+			`21:5: warning: obligation in.consent is enacted with effective_from 2026-01-01, which has come [enacted-past]`,
+			`28:5: warning: obligation br.stale was last reviewed on 2025-01-01, 694 days before 2026-11-26 (more than 180) [review-due]`,
+		}},
 		{"never-fires-false.yaml", []string{`8:11: error: rule off can never fire: when is always false [never-fires]`}},
 		{"never-fires-folded.yaml", []string{`8:11: error: rule folded can never fire: when is always false [never-fires]`}},
 		{"never-fires-dates.yaml", []string{
@@ -97,7 +109,7 @@ func TestLintChecks(t *testing.T) {
 		{"cases", []string{`cases/p_test.yaml:4:29: error: unknown field "rule" in expect [cases]`}},
 		{"not-in-force.yaml", []string{
 			`5:7: info: default: period [2000-01-01, open) has no citation confidence [no-confidence]`,
-			`6:7: info: default: period [2030-01-01, open) is pending: kept as data, never applied [not-in-force]`,
+			`6:7: info: default: period [2030-01-01, open) is pending (a bill, on the watch list): recorded, never applied [not-in-force]`,
 			`6:84: info: default period: legal_status proposed is the old name of pending (a bill: recorded, never applied); write pending [deprecated]`,
 			`8:5: info: rule proposed-rule is pending [not-in-force]`,
 			`13:19: info: rule: legal_status proposed is the old name of pending [deprecated]`,
@@ -107,7 +119,13 @@ func TestLintChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			name := filepath.Join("testdata", "lint", tt.file)
-			checkLint(t, name, Lint(name, LintOptions{Now: lintNow}), tt.want, "")
+			ds := Lint(name, LintOptions{Now: lintNow})
+			// Only review.yaml keeps the review-due findings, which the
+			// other files (written without reviewed dates) would all have.
+			if tt.file != "review.yaml" {
+				ds = slices.DeleteFunc(ds, func(d Diagnostic) bool { return d.Check == CheckReviewDue })
+			}
+			checkLint(t, name, ds, tt.want, "")
 		})
 	}
 }
@@ -145,25 +163,62 @@ func checkLint(t *testing.T, name string, got []Diagnostic, want []string, defau
 	}
 }
 
-// TestLintBuiltin: the shipped policy has no errors; its one warning is
-// Australia's consent age below its minimum age.
+// TestLintBuiltin: the shipped policy has no errors and no warnings, linted
+// as of its latest review (so the test does not start failing as the
+// calendar moves on; `policy lint builtin` in CI does that on purpose).
 func TestLintBuiltin(t *testing.T) {
-	ds := Lint("packs", LintOptions{Now: lintNow})
+	now := lintNow
+	if d := latestReview(builtin(t)); d.After(DateOf(now)) {
+		now = d.Time(nil).Add(12 * time.Hour)
+	}
+	ds := Lint("packs", LintOptions{Now: now})
 	for _, d := range ds {
 		if d.Severity == SeverityError {
 			t.Errorf("builtin: %s", d)
 		}
 	}
 	var warnings []string
+	unreviewed := 0
 	for _, d := range ds {
-		if d.Severity == SeverityWarning {
-			warnings = append(warnings, d.Check)
+		switch {
+		case d.Severity != SeverityWarning:
+		case d.Check == CheckReviewDue && strings.Contains(d.Msg, "has no reviewed date"):
+			// TODO(issue 15): an error once every shipped period
+			// carries a reviewed date.
+			unreviewed++
+		default:
+			warnings = append(warnings, d.String())
 		}
 	}
 	if len(warnings) != 0 {
-		t.Errorf("builtin warnings = %v", warnings)
+		t.Errorf("builtin warnings as of %s:\n%s", DateOf(now), strings.Join(warnings, "\n"))
+	}
+	if unreviewed > 0 {
+		t.Logf("%d shipped periods have no reviewed date", unreviewed)
 	}
 	if ds := Lint("testdata/does-not-exist", LintOptions{}); len(ds) != 1 || ds[0].Severity != SeverityError || ds[0].Pos.File != "testdata/does-not-exist" {
 		t.Errorf("missing path: %v", ds)
 	}
+}
+
+// latestReview is the latest reviewed date in a policy.
+func latestReview(p *Policy) Date {
+	var last Date
+	later := func(d Date) {
+		if d.After(last) {
+			last = d
+		}
+	}
+	for _, pk := range append([]*pack{p.m.defaultPack}, p.m.packs...) {
+		for _, per := range pk.periods {
+			later(per.reviewed)
+		}
+	}
+	for _, r := range p.m.rules {
+		later(r.reviewed)
+	}
+	for _, o := range p.m.obligations {
+		later(o.reviewed)
+	}
+	return last
 }
