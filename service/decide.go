@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -59,6 +60,25 @@ type PolicyRef struct {
 type EvidenceVerifier interface {
 	Verify(ctx context.Context, items []policy.EvidenceItem, b policy.Binding, today policy.Date) []policy.Evidence
 }
+
+// EvidenceReleaser is an EvidenceVerifier that can give back the single
+// use of tokens it accepted (policy.Evidence.Spent). A check that verified
+// evidence and then issues no decision — the decision log unavailable, no
+// decision slot after verification, signing failed, the request cancelled,
+// verification finished past the evidence budget — releases it, so the
+// retry it invites is not refused as replayed. adapters/verifier implements
+// it. A release that fails leaves the uses spent: the retry may find its
+// evidence replayed, and nothing is ever accepted twice. A verifier without
+// Release keeps every use.
+type EvidenceReleaser interface {
+	EvidenceVerifier
+	Release(ctx context.Context, evidence []policy.Evidence) error
+}
+
+// evidenceReleaseTimeout bounds giving back the uses of a check's
+// evidence: one Redis round trip per item, on an error path that is
+// already late.
+const evidenceReleaseTimeout = 500 * time.Millisecond
 
 // EvidenceResult is how one evidence item of the request fared.
 type EvidenceResult struct {
@@ -123,6 +143,21 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	}
 	evidence := s.verifyEvidence(ctx, chk, tenant, today)
 	in.Evidence = evidence
+	// Until the decision is logged, any return issues nothing: give the
+	// evidence's single uses back, so that the retry a 503 invites does not
+	// find its own tokens replayed. Once logged, the decision is issued and
+	// the uses stay spent, whether or not the answer reaches the caller.
+	issued := false
+	defer func() {
+		if issued {
+			return
+		}
+		if held { // give the slot back first: the release is I/O
+			held = false
+			s.release()
+		}
+		s.releaseEvidence(ctx, evidence)
+	}()
 	if !held {
 		if err := s.acquire(ctx); err != nil {
 			return nil, err
@@ -277,6 +312,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 	if err != nil {
 		return nil, err
 	}
+	issued = true
 	s.metrics.decisions.WithLabelValues(string(res.Decision), s.jurisdictionLabel(pol, chk.jurisdiction)).Inc()
 	obligations := res.Obligations
 	if obligations == nil {
@@ -328,12 +364,33 @@ func (s *Service) verifyEvidence(ctx context.Context, chk *check, tenant Tenant,
 		return out
 	}
 	start := time.Now()
-	out := s.evidence.verify(ctx, s.verifier, chk.evidence, policy.Binding{Nonce: chk.nonce, Audience: s.issuer, Tenant: tenant.ID}, today)
+	out := s.evidence.verify(ctx, s.verifier, chk.evidence, policy.Binding{Nonce: chk.nonce, Audience: s.issuer, Tenant: tenant.ID}, today, s.log)
 	s.metrics.evidenceLatency.Observe(time.Since(start).Seconds())
 	for _, e := range out {
 		s.metrics.evidence.WithLabelValues(e.Type, e.Outcome, e.Reason).Inc()
 	}
 	return out
+}
+
+// releaseEvidence gives back the single uses the verifier spent on
+// evidence of a check that issues no decision (see EvidenceReleaser). It
+// runs even when ctx has ended (a cancelled request), within its own bound.
+func (s *Service) releaseEvidence(ctx context.Context, evidence []policy.Evidence) {
+	releaseSpent(ctx, s.verifier, evidence, s.log)
+}
+
+// releaseSpent hands the evidence v spent back to v, if v can take it.
+func releaseSpent(ctx context.Context, v EvidenceVerifier, evidence []policy.Evidence, log *slog.Logger) {
+	r, ok := v.(EvidenceReleaser)
+	if !ok || !slices.ContainsFunc(evidence, func(e policy.Evidence) bool { return e.Spent != "" }) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), evidenceReleaseTimeout)
+	defer cancel()
+	if err := r.Release(ctx, evidence); err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "giving back the use of evidence of a withheld decision failed; its retry may find it replayed",
+			slog.Any("error", err))
+	}
 }
 
 // subjectToRemember is the entry that keeps the account's derived age

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -68,8 +69,9 @@ var errEvidenceBudget = errors.New("evidence budget spent")
 // item that did not get a slot, or whose verification was still running
 // when the budget ran out, is unverifiable: it counts as absent, as every
 // evidence that cannot be checked does. (A verifier honours its context; a
-// late result is dropped, never used.)
-func (p *evidencePool) verify(ctx context.Context, v EvidenceVerifier, items []policy.EvidenceItem, b policy.Binding, today policy.Date) []policy.Evidence {
+// late result is dropped, never used, and any token use it spent is given
+// back, since no decision rests on it.)
+func (p *evidencePool) verify(ctx context.Context, v EvidenceVerifier, items []policy.EvidenceItem, b policy.Binding, today policy.Date, log *slog.Logger) []policy.Evidence {
 	ctx, cancel := context.WithTimeoutCause(ctx, p.budget, errEvidenceBudget)
 	defer cancel()
 	out := make([]policy.Evidence, len(items))
@@ -84,9 +86,13 @@ func (p *evidencePool) verify(ctx context.Context, v EvidenceVerifier, items []p
 			defer p.slots.Release(1)
 			ev := v.Verify(ctx, items[i:i+1], b, today)
 			mu.Lock()
-			defer mu.Unlock()
-			if len(ev) == 1 && ctx.Err() == nil {
+			used := len(ev) == 1 && ctx.Err() == nil
+			if used {
 				out[i], done[i] = ev[0], true
+			}
+			mu.Unlock()
+			if !used {
+				releaseSpent(ctx, v, ev, log)
 			}
 		})
 	}
