@@ -48,6 +48,7 @@ var agesTable = []struct {
 	{"ES", 13, 14}, {"SE", 13, 13}, {"NO", 13, 13}, {"IS", 13, 13}, {"LI", 13, 16},
 	{"GB", 13, 13}, {"US", 13, 13}, {"AU", 16, 16},
 	{"CN", 13, 14}, {"ID", 16, 18}, {"KR", 13, 14}, {"VN", 13, 16},
+	{"KE", 13, 18}, {"NG", 13, 18}, {"ZA", 13, 18},
 }
 
 // agesOther are the packs whose answer on 2026-11-26 is not a plain row of
