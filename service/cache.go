@@ -51,6 +51,7 @@ type cachedDecision struct {
 	UsedPrior   bool
 	AgeMin      int
 	AgeMax      int
+	Pack        string
 }
 
 // subjectRecord is what the service remembers about an account (by keyed
@@ -208,6 +209,7 @@ func (s *Service) decodeDecision(ctx context.Context, l lookup, pol *policy.Poli
 			AgeMin:    cd.AgeMin,
 			AgeMax:    cd.AgeMax,
 		},
+		Pack: cd.Pack,
 	}
 	if !res.Decision.Valid() {
 		return policy.Result{}, false
@@ -244,6 +246,7 @@ func (s *Service) decisionEntry(ctx context.Context, key string, res *policy.Res
 		UsedPrior:   fu.UsedPrior,
 		AgeMin:      fu.AgeMin,
 		AgeMax:      fu.AgeMax,
+		Pack:        res.Pack,
 	}
 	for i, r := range res.Reasons {
 		cd.Reasons[i] = r.Rule

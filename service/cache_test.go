@@ -43,7 +43,7 @@ func TestDecisionCacheServesIdenticalDecisions(t *testing.T) {
 		`{"jurisdiction":"DE","declared":{"age":30},"signals":[{"type":"underage_likelihood","score":0.91},{"type":"user_reports","count":3}]}`,
 		`{"jurisdiction":"US-UT","declared":{"age":15}}`,
 		`{"jurisdiction":"AU","declared":{"age":15}}`,
-		`{"jurisdiction":"BR","declared":{"age":40},"context":{"stage":"reassessment"}}`,
+		`{"jurisdiction":"MX","declared":{"age":40},"context":{"stage":"reassessment"}}`,
 		`{"jurisdiction":"GB","declared":{"age":16}}`,
 	}
 	e := newTestEnv(t)

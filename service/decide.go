@@ -50,6 +50,9 @@ type Reason struct {
 type PolicyRef struct {
 	ID   string `json:"id"`
 	Hash string `json:"hash"`
+	// Pack is the pack that applied: the jurisdiction's own ("US-FL"),
+	// its country's ("US") when it has none, or "default".
+	Pack string `json:"pack,omitempty"`
 }
 
 // EvidenceVerifier checks evidence tokens (signatures, issuers, audiences,
@@ -328,7 +331,7 @@ func (s *Service) decide(ctx context.Context, tenant Tenant, body []byte) (*Chec
 		Obligations:    obligations,
 		Evidence:       results,
 		Jurisdiction:   chk.jurisdiction,
-		Policy:         PolicyRef{ID: pol.ID(), Hash: pol.Hash()},
+		Policy:         PolicyRef{ID: pol.ID(), Hash: pol.Hash(), Pack: res.Pack},
 		Attestation:    string(token),
 		ExpiresAt:      exp.UTC().Format(time.RFC3339),
 		LogIndex:       logIndex,

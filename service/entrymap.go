@@ -25,6 +25,7 @@ func newLogEntry(d *decisionRecord) *logentry.Entry {
 		Time:               logentry.FormatTime(d.at),
 		Tenant:             d.tenant,
 		Jurisdiction:       d.in.Jurisdiction,
+		Pack:               d.res.Pack,
 		Stage:              d.in.Stage,
 		Age:                d.in.Age,
 		Band:               string(d.res.Band),

@@ -129,6 +129,9 @@ func TestReplayRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := pol.Evaluate(in)
+			if parsed.Pack == "" || parsed.Pack != got.Pack || parsed.Pack != r.Policy.Pack {
+				t.Errorf("entry names pack %q, the response %q, replay applied %q", parsed.Pack, r.Policy.Pack, got.Pack)
+			}
 			if got.Decision != r.Decision || got.Band != r.AgeBand {
 				t.Errorf("replay: %s/%s, served %s/%s\nentry %s", got.Decision, got.Band, r.Decision, r.AgeBand, b)
 			}

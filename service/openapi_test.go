@@ -244,7 +244,7 @@ func TestResponsesConformToOpenAPI(t *testing.T) {
 		{name: "GB-SCT reassessment", body: `{"jurisdiction":"GB-SCT","declared":{"age":15},"context":{"stage":"reassessment","nonce":"n-1"}}`, status: 200},
 		{name: "FR", body: `{"jurisdiction":"FR","declared":{"age":14},"signals":[]}`, status: 200},
 		{name: "AU-NSW", body: `{"jurisdiction":"AU-NSW","declared":{"age":16},"signals":[{"type":"user_reports","count":0}]}`, status: 200},
-		{name: "BR default pack", body: `{"jurisdiction":"BR","declared":{"age":17}}`, status: 200},
+		{name: "MX default pack", body: `{"jurisdiction":"MX","declared":{"age":17}}`, status: 200},
 		{name: "IT subdivision of an unlisted country", body: `{"jurisdiction":"IT-RM","declared":{"age":40}}`, status: 200},
 		{name: "leap-day birth", body: `{"jurisdiction":"CA-QC","declared":{"birth_date":"2008-02-29"},"signals":[{"type":"underage_likelihood","score":0}]}`, status: 200},
 		{name: "age 130", body: `{"jurisdiction":"JP","declared":{"age":130},"context":{"device_ref":"d"}}`, status: 200},

@@ -54,7 +54,7 @@ func TestAgeCheckEndToEnd(t *testing.T) {
 			"additional_verification_required", "18_plus", []string{"de.of-age", "de.risk-underage-likelihood", "de.risk-user-reports"}, map[string]bool{"18": true}},
 		{"deny beats risk", `{"jurisdiction":"US","declared":{"age":10},"signals":[{"type":"user_reports","count":5}]}`,
 			"deny", "under_13", []string{"us.minimum-age", "us.risk-user-reports"}, nil},
-		{"unlisted country uses the default", `{"jurisdiction":"BR","declared":{"age":13}}`,
+		{"unlisted country uses the default", `{"jurisdiction":"MX","declared":{"age":13}}`,
 			"allow", "13_15", []string{"default.of-age"}, map[string]bool{"13": true}},
 		{"AU under 16 denied", `{"jurisdiction":"AU","declared":{"age":15}}`,
 			"deny", "13_15", []string{"au.minimum-age"}, map[string]bool{"16": false}},

@@ -16,7 +16,7 @@ import (
 // '\\' and control characters escaped (the short forms \b \t \n \f \r, else
 // \u00xx in lower case); numbers in ECMAScript's shortest form. Optional
 // members (age_range, contradiction, device_history, history_unavailable,
-// shadow, subject_history, verified) are omitted when nil, empty or false; nil slices and
+// pack, shadow, subject_history, verified) are omitted when nil, empty or false; nil slices and
 // maps are written as empty ones, so a nil and an empty value encode alike.
 //
 // Marshal does not validate: call [Entry.Validate] first (the log does).
@@ -83,6 +83,10 @@ func (e *Entry) Marshal() ([]byte, error) {
 	}
 	w.name("jurisdiction", false)
 	w.str(e.Jurisdiction)
+	if e.Pack != "" {
+		w.name("pack", false)
+		w.str(e.Pack)
+	}
 	w.name("policy", false)
 	w.byte('{')
 	w.name("hash", true)
@@ -159,7 +163,7 @@ func (e *Entry) sizeHint() int {
 	if e.SubjectHistory != nil {
 		n += 24
 	}
-	n += len(e.Contradiction) + 40 // "contradiction" and "verified"
+	n += len(e.Contradiction) + len(e.Pack) + 50 // "contradiction", "pack" and "verified"
 	if e.Shadow != nil {
 		n += 48 + len(e.Shadow.PolicyHash) + len(e.Shadow.Decision)
 	}

@@ -21,6 +21,10 @@ type Entry struct {
 	Tenant string `json:"tenant"`
 	// Jurisdiction is the ISO 3166 code evaluated, e.g. "DE" or "US-UT".
 	Jurisdiction string `json:"jurisdiction"`
+	// Pack is the policy pack that applied: the jurisdiction's own
+	// ("US-FL"), its country's ("US") when it has none, or "default".
+	// Absent in entries written before it was recorded.
+	Pack string `json:"pack,omitempty"`
 	// Stage is "signup" or "reassessment".
 	Stage string `json:"stage"`
 	// Age is the declared whole-year age (0–130), the policy's
@@ -125,6 +129,9 @@ const (
 	Band16To17  = "16_17"
 	Band18Plus  = "18_plus"
 	BandUnknown = "unknown"
+
+	// PackDefault is the pack of jurisdictions without their own.
+	PackDefault = "default"
 
 	StageSignup       = "signup"
 	StageReassessment = "reassessment"

@@ -108,6 +108,9 @@ func (e *Entry) Validate() error {
 	if !isJurisdiction(e.Jurisdiction) {
 		return bad("jurisdiction", "must be an ISO 3166 code (CC or CC-SUB)")
 	}
+	if e.Pack != "" && e.Pack != PackDefault && !isJurisdiction(e.Pack) {
+		return bad("pack", "must be an ISO 3166 code (CC or CC-SUB) or default")
+	}
 	if !slices.Contains(stages, e.Stage) {
 		return bad("stage", "must be signup or reassessment")
 	}
