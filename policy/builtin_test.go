@@ -48,12 +48,13 @@ var agesTable = []struct {
 	{"ES", 13, 14}, {"SE", 13, 13}, {"NO", 13, 13}, {"IS", 13, 13}, {"LI", 13, 16},
 	{"GB", 13, 13}, {"US", 13, 13}, {"AU", 16, 16},
 	{"CN", 13, 14}, {"ID", 16, 18}, {"KR", 13, 14}, {"VN", 13, 16},
+	{"CA-QC", 13, 14}, {"PE", 13, 14},
 	{"KE", 13, 18}, {"NG", 13, 18}, {"ZA", 13, 18},
 }
 
 // agesOther are the packs whose answer on 2026-11-26 is not a plain row of
-// agesTable: not yet in force (IN), a step-up beyond the ages (MY).
-var agesOther = []string{"IN", "MY"}
+// agesTable: not yet in force (IN, CL), a step-up beyond the ages (MY, BR).
+var agesOther = []string{"IN", "MY", "BR", "CL"}
 
 func TestBuiltinJurisdictions(t *testing.T) {
 	p := builtin(t)
@@ -197,13 +198,13 @@ func TestBuiltinDates(t *testing.T) {
 			want: Deny, ids: []string{"us.minimum-age"}, pack: "US", minimum: 13, consent: 13,
 		},
 		{
-			name: "BR uses the default pack",
-			in:   Input{Jurisdiction: "BR", Age: 12, Now: day(t, "2026-11-26")},
+			name: "JP uses the default pack",
+			in:   Input{Jurisdiction: "JP", Age: 12, Now: day(t, "2026-11-26")},
 			want: Deny, ids: []string{"default.minimum-age"}, pack: "default", minimum: 13, consent: 13,
 		},
 		{
-			name: "BR 13 uses the default pack",
-			in:   Input{Jurisdiction: "BR-SP", Age: 13, Now: day(t, "2026-11-26")},
+			name: "JP 13 uses the default pack",
+			in:   Input{Jurisdiction: "JP-13", Age: 13, Now: day(t, "2026-11-26")},
 			want: Allow, ids: []string{"default.of-age"}, pack: "default", minimum: 13, consent: 13,
 		},
 		{
@@ -270,7 +271,7 @@ func TestBuiltinTimezones(t *testing.T) {
 		{"PT", "Atlantic/Azores", "2026-11-26"},
 		{"ES", "Atlantic/Canary", "2026-11-26"},
 		{"US-NY", "Pacific/Honolulu", "2026-11-26"},
-		{"BR", "Etc/GMT+12", "2026-11-26"},
+		{"JP", "Etc/GMT+12", "2026-11-26"},
 		{"", "Etc/GMT+12", "2026-11-26"},
 	}
 	for _, tt := range tests {
@@ -288,7 +289,7 @@ func TestBuiltinTimezones(t *testing.T) {
 	}
 	// The default pack uses the earliest date on Earth: 11:00 UTC on
 	// 2026-11-27 is still 2026-11-26 at UTC-12.
-	r = p.Evaluate(Input{Jurisdiction: "BR", Age: 16, Now: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC)})
+	r = p.Evaluate(Input{Jurisdiction: "JP", Age: 16, Now: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC)})
 	if r.AsOf.String() != "2026-11-26" {
 		t.Errorf("default AsOf = %s, want 2026-11-26", r.AsOf)
 	}
