@@ -50,11 +50,13 @@ var agesTable = []struct {
 	{"CN", 13, 14}, {"ID", 16, 18}, {"KR", 13, 14}, {"VN", 13, 16},
 	{"CA-QC", 13, 14}, {"PE", 13, 14},
 	{"KE", 13, 18}, {"NG", 13, 18}, {"ZA", 13, 18},
+	{"US-FL", 14, 16},
 }
 
 // agesOther are the packs whose answer on 2026-11-26 is not a plain row of
-// agesTable: not yet in force (IN, CL), a step-up beyond the ages (MY, BR).
-var agesOther = []string{"IN", "MY", "BR", "CL"}
+// agesTable: not yet in force (IN, CL), a step-up beyond the ages (MY, BR,
+// US-TN, US-MS), enjoined (the US pack decides).
+var agesOther = []string{"IN", "MY", "BR", "CL", "US-TN", "US-MS", "US-AR", "US-GA", "US-LA", "US-NE", "US-OH"}
 
 func TestBuiltinJurisdictions(t *testing.T) {
 	p := builtin(t)
