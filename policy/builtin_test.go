@@ -170,7 +170,7 @@ func TestBuiltinDates(t *testing.T) {
 			name: "AU 16 from 2025-12-10 carries the destruction duty",
 			in:   Input{Jurisdiction: "AU-WA", Age: 16, Now: day(t, "2025-12-10")},
 			want: Allow, ids: []string{"au.of-age"}, pack: "AU", minimum: 16, consent: 16,
-			obligations: []string{"au.age-assurance-data-destruction"},
+			obligations: []string{"au.age-assurance-data-destruction", "au.reasonable-steps-age-assurance"},
 		},
 		{
 			name: "US-UT before 2027-05-06: US pack, no Utah duty",
