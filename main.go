@@ -7,6 +7,7 @@
 //	ageassure serve [flags]     run the HTTP API
 //	ageassure audit <command>   check the decision log (key, verify, prove, report)
 //	ageassure policy <command>  work on a policy (lint, test, explain, diff, simulate, doc)
+//	ageassure version           show the version, revision and Go version
 //	ageassure help              show this help
 //
 // Every flag of a command can also be set with an environment variable
@@ -35,6 +36,7 @@ Usage:
   ageassure serve [flags]   run the HTTP API (ageassure serve --help lists the flags)
   ageassure audit <command> check the decision log: key, verify, prove, report (ageassure audit help)
   ageassure policy <command> work on a policy: lint, test, explain, diff, simulate, doc (ageassure policy help)
+  ageassure version         show the version, revision and Go version
   ageassure help            show this help
 
 Every flag can also be set as an environment variable AGEASSURE_<FLAG>
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return audit(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return policyCmd(ctx, args[1:], stdout, stderr)
+	case "version", "--version":
+		return version(stdout)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
