@@ -192,7 +192,7 @@ func TestPolicyExplain(t *testing.T) {
 		t.Fatalf("explain json = %d %v\n%s%s", code, err, out, errs)
 	}
 	if got.Result.Decision != "allow" || got.Result.Band != "13_15" || len(got.Trace.Chain) != 2 || got.Trace.Chain[0].Code != "US-TX" ||
-		len(got.Trace.Rules) != 14 || got.Trace.Rules[3].ReasonID != "us.of-age" || !got.Trace.Rules[3].Fired || len(got.Result.Obligations) != 1 || got.Result.Obligations[0] != "us-tx.app-store-age-signal" {
+		len(got.Trace.Rules) != 15 || got.Trace.Rules[3].ReasonID != "us.of-age" || !got.Trace.Rules[3].Fired || len(got.Result.Obligations) != 1 || got.Result.Obligations[0] != "us-tx.app-store-age-signal" {
 		t.Errorf("explain json = %+v", got)
 	}
 	for _, args := range [][]string{

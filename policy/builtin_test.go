@@ -55,8 +55,8 @@ var agesTable = []struct {
 
 // agesOther are the packs whose answer on 2026-11-26 is not a plain row of
 // agesTable: not yet in force (IN, CL), a step-up beyond the ages (MY, BR,
-// US-TN, US-MS), enjoined (the US pack decides).
-var agesOther = []string{"IN", "MY", "BR", "CL", "US-TN", "US-MS", "US-AR", "US-GA", "US-LA", "US-NE", "US-OH"}
+// US-TN, US-MS), enjoined (the US pack decides), pending (NZ, TR).
+var agesOther = []string{"IN", "MY", "BR", "CL", "US-TN", "US-MS", "US-AR", "US-GA", "US-LA", "US-NE", "US-OH", "NZ", "TR"}
 
 func TestBuiltinJurisdictions(t *testing.T) {
 	p := builtin(t)
