@@ -40,21 +40,21 @@ An age estimate passes an age only if the estimate minus (its stated uncertainty
 
 ## Jurisdictions
 
-| Jurisdiction | Minimum age | Digital age of consent | Since | Citation |
-|---|---|---|---|---|
+| Jurisdiction | Minimum age | Digital age of consent | Since | Legal status | Reviewed | Citation |
+|---|---|---|---|---|---|---|
 {{- range .S.Jurisdictions}}
-| {{packName .}} | {{with .Current}}{{.MinimumAge}} | {{.ConsentAge}} | {{.From}} | {{md .Citation}}{{else}}— | — | — | no period in force{{end}} |
+| {{packName .}} | {{with .Current}}{{.MinimumAge}} | {{.ConsentAge}} | {{.From}} | {{status .LegalStatus}} | {{day .Reviewed}} | {{md .Citation}}{{else}}— | — | — | — | — | no period in force: checks go to {{fallback .}}{{end}} |
 {{- end}}
 {{range .S.Jurisdictions}}
 ### {{packName .}}
 
-{{if .Groups}}Groups: {{join .Groups ", "}} · {{end}}Timezone: {{.Timezone}} (ages and dates use the calendar date there)
+{{if .Groups}}Groups: {{join .Groups ", "}} · {{end}}Timezone: {{.Timezone}} (ages and dates use the calendar date there){{with .FallsBackTo}} · On a day without a period in force, checks go to {{if eq . "default"}}the default pack{{else}}the {{.}} pack{{end}}{{end}}
 
-| Effective | Minimum age | Digital age of consent | Legal status | Citation | Confidence |
-|---|---|---|---|---|---|
+| Effective | Minimum age | Digital age of consent | Legal status | Reviewed | Citation | Confidence |
+|---|---|---|---|---|---|---|
 {{- $cur := .Current}}
 {{- range .Periods}}
-| {{dates .From .Until}}{{if isCurrent $cur .}} **(current)**{{end}} | {{.MinimumAge}} | {{.ConsentAge}} | {{status .LegalStatus}} | {{md .Citation}} | {{dash .Confidence}} |
+| {{dates .From .Until}}{{if isCurrent $cur .}} **(current)**{{end}} | {{.MinimumAge}} | {{.ConsentAge}} | {{statusLong .LegalStatus}} | {{day .Reviewed}} | {{md .Citation}} | {{dash .Confidence}} |
 {{- end}}
 
 Rules:
@@ -67,10 +67,10 @@ Rules:
 {{if .Obligations}}
 Obligations:
 
-| Obligation | Age bands | What the platform must do | Citation | Effective |
-|---|---|---|---|---|
+| Obligation | Age bands | What the platform must do | Citation | Effective | Legal status | Reviewed |
+|---|---|---|---|---|---|---|
 {{- range .Obligations}}
-| {{bt}}{{.ID}}{{bt}}{{with .Only}} ({{join . ", "}} only){{end}} | {{md (join .Bands ", ")}} | {{md .Text}} | {{md .Citation}} | {{dates .From .Until}} |
+| {{bt}}{{.ID}}{{bt}}{{with .Only}} ({{join . ", "}} only){{end}} | {{md (join .Bands ", ")}} | {{md .Text}} | {{md .Citation}} | {{dates .From .Until}} | {{status .LegalStatus}} | {{day .Reviewed}} |
 {{- end}}
 {{else}}
 Obligations: none.
@@ -79,15 +79,28 @@ Obligations: none.
 ## Not in force
 
 {{if .S.NotInForce -}}
-Kept in the policy as data, not applied (a change of legal status is a one-word edit):
+Enjoined: kept in the policy as data, not applied (the injunction being lifted is a one-word edit):
 
-| Kind | Subject | Legal status | Effective | What | Citation |
-|---|---|---|---|---|---|
+| Kind | Subject | Legal status | Effective | What | Citation | Reviewed |
+|---|---|---|---|---|---|---|
 {{- range .S.NotInForce}}
-| {{.Kind}} | {{bt}}{{.Subject}}{{bt}} | {{status .LegalStatus}} | {{dates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
+| {{.Kind}} | {{bt}}{{.Subject}}{{bt}} | {{status .LegalStatus}} | {{dates .From .Until}} | {{md .Summary}} | {{md .Citation}} | {{day .Reviewed}} |
 {{- end}}
 {{else -}}
-Nothing: every entry of the policy is in force.
+Nothing enjoined.
+{{end}}
+## Watch list
+
+{{if .S.WatchList -}}
+Bills (legal status pending): recorded, never applied:
+
+| Kind | Subject | Effective if passed | What | Citation |
+|---|---|---|---|---|
+{{- range .S.WatchList}}
+| {{.Kind}} | {{bt}}{{.Subject}}{{bt}} | {{dates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
+{{- end}}
+{{else -}}
+No bills recorded.
 {{end -}}
 `
 
@@ -139,29 +152,139 @@ code{font:.88em ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;p
 <p>An age estimate passes an age only if the estimate minus (its stated uncertainty plus a buffer) reaches it, fails only if the estimate plus that doubt is below it, and is inconclusive between. Buffer: {{.S.EstimationBuffer}} years{{range .S.EstimationBuffers}}; at {{.Age}}: {{.Buffer}} years{{end}}. Stronger evidence decides (verified document or credential &gt; estimate &gt; OS age range &gt; declaration); contradicting claims are escalated, never averaged; a verified age under the minimum denies.</p>
 
 <h2>Jurisdictions</h2>
-<table><tr><th>Jurisdiction</th><th>Minimum age</th><th>Digital age of consent</th><th>Since</th><th>Citation</th></tr>
-{{range .S.Jurisdictions}}<tr><td><a href="#j-{{.Code}}">{{packName .}}</a></td>{{with .Current}}<td>{{.MinimumAge}}</td><td>{{.ConsentAge}}</td><td>{{.From}}</td><td>{{.Citation}}</td>{{else}}<td colspan="4" class="muted">no period in force</td>{{end}}</tr>
+<table><tr><th>Jurisdiction</th><th>Minimum age</th><th>Digital age of consent</th><th>Since</th><th>Legal status</th><th>Reviewed</th><th>Citation</th></tr>
+{{range .S.Jurisdictions}}<tr><td><a href="#j-{{.Code}}">{{packName .}}</a></td>{{with .Current}}<td>{{.MinimumAge}}</td><td>{{.ConsentAge}}</td><td>{{.From}}</td><td>{{status .LegalStatus}}</td><td>{{day .Reviewed}}</td><td>{{.Citation}}</td>{{else}}<td colspan="6" class="muted">no period in force: checks go to {{fallback .}}</td>{{end}}</tr>
 {{end}}</table>
 
 {{range .S.Jurisdictions}}
 <h3 id="j-{{.Code}}">{{packName .}}</h3>
-<p class="muted">{{if .Groups}}Groups: {{join .Groups ", "}} · {{end}}Timezone: {{.Timezone}} (ages and dates use the calendar date there)</p>
-<table><tr><th>Effective</th><th>Minimum age</th><th>Digital age of consent</th><th>Legal status</th><th>Citation</th><th>Confidence</th></tr>
-{{$cur := .Current}}{{range .Periods}}<tr{{if isCurrent $cur .}} class="current"{{end}}><td>{{dates .From .Until}}{{if isCurrent $cur .}} (current){{end}}</td><td>{{.MinimumAge}}</td><td>{{.ConsentAge}}</td><td>{{status .LegalStatus}}</td><td>{{.Citation}}</td><td>{{dash .Confidence}}</td></tr>
+<p class="muted">{{if .Groups}}Groups: {{join .Groups ", "}} · {{end}}Timezone: {{.Timezone}} (ages and dates use the calendar date there){{with .FallsBackTo}} · On a day without a period in force, checks go to {{if eq . "default"}}the default pack{{else}}the {{.}} pack{{end}}{{end}}</p>
+<table><tr><th>Effective</th><th>Minimum age</th><th>Digital age of consent</th><th>Legal status</th><th>Reviewed</th><th>Citation</th><th>Confidence</th></tr>
+{{$cur := .Current}}{{range .Periods}}<tr{{if isCurrent $cur .}} class="current"{{else if not .Applies}} class="muted"{{end}}><td>{{dates .From .Until}}{{if isCurrent $cur .}} (current){{end}}</td><td>{{.MinimumAge}}</td><td>{{.ConsentAge}}</td><td>{{statusLong .LegalStatus}}</td><td>{{day .Reviewed}}</td><td>{{.Citation}}</td><td>{{dash .Confidence}}</td></tr>
 {{end}}</table>
 <table><tr><th>Rule</th><th>Decision</th><th>Message</th><th>Citation</th><th>Effective</th></tr>
 {{range .Rules}}<tr><td><code>{{.ID}}</code>{{with .Only}} ({{join . ", "}} only){{end}}</td><td class="{{if eq (print .Decision) "deny"}}deny{{else if eq (print .Decision) "allow"}}allow{{else if eq (print .Decision) "parental_consent_required"}}pcr{{else}}avr{{end}}">{{status (print .Decision)}}</td><td>{{.Message}}</td><td>{{.Citation}}</td><td>{{dates .From .Until}}</td></tr>
 {{end}}</table>
-{{if .Obligations}}<table><tr><th>Obligation</th><th>Age bands</th><th>What the platform must do</th><th>Citation</th><th>Effective</th></tr>
-{{range .Obligations}}<tr><td><code>{{.ID}}</code>{{with .Only}} ({{join . ", "}} only){{end}}</td><td>{{join .Bands ", "}}</td><td>{{.Text}}</td><td>{{.Citation}}</td><td>{{dates .From .Until}}</td></tr>
+{{if .Obligations}}<table><tr><th>Obligation</th><th>Age bands</th><th>What the platform must do</th><th>Citation</th><th>Effective</th><th>Legal status</th><th>Reviewed</th></tr>
+{{range .Obligations}}<tr><td><code>{{.ID}}</code>{{with .Only}} ({{join . ", "}} only){{end}}</td><td>{{join .Bands ", "}}</td><td>{{.Text}}</td><td>{{.Citation}}</td><td>{{dates .From .Until}}</td><td>{{status .LegalStatus}}</td><td>{{day .Reviewed}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">Obligations: none.</p>{{end}}
 {{end}}
 
 <h2>Not in force</h2>
-{{if .S.NotInForce}}<p>Kept in the policy as data, not applied (a change of legal status is a one-word edit):</p>
-<table><tr><th>Kind</th><th>Subject</th><th>Legal status</th><th>Effective</th><th>What</th><th>Citation</th></tr>
-{{range .S.NotInForce}}<tr><td>{{.Kind}}</td><td><code>{{.Subject}}</code></td><td>{{status .LegalStatus}}</td><td>{{dates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
-{{end}}</table>{{else}}<p>Nothing: every entry of the policy is in force.</p>{{end}}
+{{if .S.NotInForce}}<p>Enjoined: kept in the policy as data, not applied (the injunction being lifted is a one-word edit):</p>
+<table><tr><th>Kind</th><th>Subject</th><th>Legal status</th><th>Effective</th><th>What</th><th>Citation</th><th>Reviewed</th></tr>
+{{range .S.NotInForce}}<tr><td>{{.Kind}}</td><td><code>{{.Subject}}</code></td><td>{{status .LegalStatus}}</td><td>{{dates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td><td>{{day .Reviewed}}</td></tr>
+{{end}}</table>{{else}}<p>Nothing enjoined.</p>{{end}}
+
+<h2>Watch list</h2>
+{{if .S.WatchList}}<p>Bills (legal status pending): recorded, never applied:</p>
+<table><tr><th>Kind</th><th>Subject</th><th>Effective if passed</th><th>What</th><th>Citation</th></tr>
+{{range .S.WatchList}}<tr><td>{{.Kind}}</td><td><code>{{.Subject}}</code></td><td>{{dates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
+{{end}}</table>{{else}}<p>No bills recorded.</p>{{end}}
+</body>
+</html>
+`
+
+// jurisdictionsMDSource is the jurisdictions page (`policy doc
+// --jurisdictions`): every pack's periods and every obligation with legal
+// status, review date and citation, and the watch list. Nothing in it
+// depends on the day it is generated, so a committed copy changes only
+// when the policy does.
+const jurisdictionsMDSource = `<!-- Generated by ` + "`" + `ageassure policy doc {{.Path}} --jurisdictions` + "`" + ` from the policy; do not edit by hand. -->
+# Jurisdictions: {{.S.PolicyID}}
+
+The age rules policy {{bt}}{{.S.PolicyID}}{{bt}} applies in each jurisdiction, with the law each rests on, its legal status and the day it was last checked against the law. Policy hash {{bt}}{{.S.Hash}}{{bt}}: every decision and signed attestation names the hash of the policy that made it.
+
+{{.Count}} jurisdictions have rules of their own{{with .Subdivisions}}, {{.}} of them subdivisions of a country (a state, a province){{end}}; every other code gets the default.
+
+- **Minimum age**: under it, no account (deny). **Digital age of consent**: under it, a parent's or guardian's consent is needed.
+- **Legal status**: *in force*; *enacted*: passed, applied from its effective date; *enjoined*: blocked by a court, recorded but not applied. Bills (*pending*) are on the [watch list](#watch-list) and never applied.
+- **Effective**: from the first day it applies, to the first day it no longer does (exclusive), in the jurisdiction's own calendar.
+- **Reviewed**: the day the entry was last checked against the law.
+- A check for a subdivision (e.g. US-FL) uses its own rules, else its country's (US), else the default: the first with a period in force on the day.
+
+## Ages
+
+| Jurisdiction | Effective | Minimum age | Digital age of consent | Legal status | Reviewed | Citation |
+|---|---|---|---|---|---|---|
+{{- range .S.Jurisdictions}}{{$j := .}}
+{{- range .Periods}}
+| {{packLabel $j}} | {{dates .From .Until}} | {{.MinimumAge}} | {{.ConsentAge}} | {{statusLong .LegalStatus}} | {{day .Reviewed}} | {{md .Citation}} |
+{{- end}}
+{{- end}}
+
+## Obligations
+
+What the platform must do for users in these age bands, beyond the decision.
+
+| Obligation | Applies in | Age bands | What the platform must do | Effective | Legal status | Reviewed | Citation |
+|---|---|---|---|---|---|---|---|
+{{- range .S.Obligations}}
+| {{bt}}{{.ID}}{{bt}} | {{md .Scope}} | {{md (join .Bands ", ")}} | {{md .Text}} | {{dates .From .Until}} | {{statusLong .LegalStatus}} | {{day .Reviewed}} | {{md .Citation}} |
+{{- end}}
+
+## Watch list
+
+{{if .S.WatchList -}}
+Bills (legal status pending): recorded so they are not forgotten, never applied.
+
+| Kind | Subject | Effective if passed | What | Citation |
+|---|---|---|---|---|
+{{- range .S.WatchList}}
+| {{.Kind}} | {{watchSubject .}} | {{dates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
+{{- end}}
+{{else -}}
+No bills recorded.
+{{end -}}
+`
+
+// jurisdictionsHTMLSource is the jurisdictions page as one self-contained
+// HTML file.
+const jurisdictionsHTMLSource = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Jurisdictions: {{.S.PolicyID}}</title>
+<style>
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1b1f24;max-width:80rem;margin:2rem auto;padding:0 1.5rem}
+h1{font-size:1.6rem;margin-bottom:.5rem}h2{margin-top:2.5rem;border-bottom:2px solid #d0d7de;padding-bottom:.25rem}
+table{border-collapse:collapse;width:100%;margin:.75rem 0 1.25rem;font-size:.92rem}
+th,td{border:1px solid #d0d7de;padding:.35rem .55rem;text-align:left;vertical-align:top}th{background:#f6f8fa}
+code{font:.88em ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;padding:.05rem .25rem;border-radius:3px;word-break:break-all}
+.muted{color:#57606a}
+@media print{body{margin:0;max-width:none}h2{break-after:avoid}tr{break-inside:avoid}}
+</style>
+</head>
+<body>
+<h1>Jurisdictions: {{.S.PolicyID}}</h1>
+<p class="muted">Generated by <code>ageassure policy doc {{.Path}} --jurisdictions --format html</code> from the policy.</p>
+<p>The age rules policy <code>{{.S.PolicyID}}</code> applies in each jurisdiction, with the law each rests on, its legal status and the day it was last checked against the law. Policy hash <code>{{.S.Hash}}</code>: every decision and signed attestation names the hash of the policy that made it.</p>
+<p>{{.Count}} jurisdictions have rules of their own{{with .Subdivisions}}, {{.}} of them subdivisions of a country (a state, a province){{end}}; every other code gets the default.</p>
+<ul>
+<li><b>Minimum age</b>: under it, no account (deny). <b>Digital age of consent</b>: under it, a parent's or guardian's consent is needed.</li>
+<li><b>Legal status</b>: <i>in force</i>; <i>enacted</i>: passed, applied from its effective date; <i>enjoined</i>: blocked by a court, recorded but not applied. Bills (<i>pending</i>) are on the <a href="#watch-list">watch list</a> and never applied.</li>
+<li><b>Effective</b>: from the first day it applies, to the first day it no longer does (exclusive), in the jurisdiction's own calendar.</li>
+<li><b>Reviewed</b>: the day the entry was last checked against the law.</li>
+<li>A check for a subdivision (e.g. US-FL) uses its own rules, else its country's (US), else the default: the first with a period in force on the day.</li>
+</ul>
+
+<h2>Ages</h2>
+<table><tr><th>Jurisdiction</th><th>Effective</th><th>Minimum age</th><th>Digital age of consent</th><th>Legal status</th><th>Reviewed</th><th>Citation</th></tr>
+{{range .S.Jurisdictions}}{{$j := .}}{{range .Periods}}<tr{{if not .Applies}} class="muted"{{end}}><td>{{packLabel $j}}</td><td>{{dates .From .Until}}</td><td>{{.MinimumAge}}</td><td>{{.ConsentAge}}</td><td>{{statusLong .LegalStatus}}</td><td>{{day .Reviewed}}</td><td>{{.Citation}}</td></tr>
+{{end}}{{end}}</table>
+
+<h2>Obligations</h2>
+<p>What the platform must do for users in these age bands, beyond the decision.</p>
+<table><tr><th>Obligation</th><th>Applies in</th><th>Age bands</th><th>What the platform must do</th><th>Effective</th><th>Legal status</th><th>Reviewed</th><th>Citation</th></tr>
+{{range .S.Obligations}}<tr{{if not .Applies}} class="muted"{{end}}><td><code>{{.ID}}</code></td><td>{{.Scope}}</td><td>{{join .Bands ", "}}</td><td>{{.Text}}</td><td>{{dates .From .Until}}</td><td>{{statusLong .LegalStatus}}</td><td>{{day .Reviewed}}</td><td>{{.Citation}}</td></tr>
+{{end}}</table>
+
+<h2 id="watch-list">Watch list</h2>
+{{if .S.WatchList}}<p>Bills (legal status pending): recorded so they are not forgotten, never applied.</p>
+<table><tr><th>Kind</th><th>Subject</th><th>Effective if passed</th><th>What</th><th>Citation</th></tr>
+{{range .S.WatchList}}<tr><td>{{.Kind}}</td><td>{{watchSubject .}}</td><td>{{dates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
+{{end}}</table>{{else}}<p>No bills recorded.</p>{{end}}
 </body>
 </html>
 `

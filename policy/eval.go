@@ -66,11 +66,18 @@ type Result struct {
 	Reasons     []Reason    // every rule that fired, in policy order
 	Obligations []string    // obligation ids for the band; none when the decision is deny
 	Thresholds  []Threshold // ascending, unique: policy thresholds plus the pack's minimum and consent ages
-	Pack        string      // the pack applied: a code such as "DE" or "US", or "default"
-	MinimumAge  int
-	ConsentAge  int
-	AsOf        Date    // the date in the pack's timezone used for effective dating
-	EvalErrors  []error // runtime problems (should not happen after type checking), for the caller to log
+	// Pack is the pack applied: the first of the requested code's own
+	// pack ("US-FL", "CA-QC"), its country's ("US"), and "default" that
+	// has a period in force (or enacted) on the day. A subdivision without
+	// a pack of its own, or whose pack is not in force that day (enjoined,
+	// or before its first period), is decided by its country's pack, and
+	// Pack says so: callers should report and log it beside the requested
+	// jurisdiction.
+	Pack       string
+	MinimumAge int
+	ConsentAge int
+	AsOf       Date    // the date in the pack's timezone used for effective dating
+	EvalErrors []error // runtime problems (should not happen after type checking), for the caller to log
 	// Fusion is what the declaration, prior assurance and evidence
 	// established together: the age interval, assurance, consent and any
 	// contradiction.

@@ -51,9 +51,12 @@ type PeriodInfo struct {
 	MinimumAge  int    `json:"minimum_age"`
 	ConsentAge  int    `json:"consent_age"`
 	LegalStatus string `json:"legal_status"`
-	Citation    string `json:"citation"`
-	Confidence  string `json:"confidence,omitempty"`
-	Reviewed    Date   `json:"reviewed,omitzero"` // zero when the policy does not say
+	// Applies: the status takes effect (in_force, or enacted from its
+	// date); enjoined and pending periods are data only.
+	Applies    bool   `json:"applies"`
+	Citation   string `json:"citation"`
+	Confidence string `json:"confidence,omitempty"`
+	Reviewed   Date   `json:"reviewed,omitzero"` // zero when the policy does not say
 }
 
 // RuleTrace is one rule in a Trace.
@@ -167,7 +170,7 @@ func (p *Policy) chain(code string, now time.Time) []PackStep {
 
 func (per *period) info() PeriodInfo {
 	return PeriodInfo{From: per.from, Until: per.until, MinimumAge: per.minimumAge, ConsentAge: per.consentAge,
-		LegalStatus: string(per.status), Citation: per.citation, Confidence: per.confidence, Reviewed: per.reviewed}
+		LegalStatus: string(per.status), Applies: per.status.applies(), Citation: per.citation, Confidence: per.confidence, Reviewed: per.reviewed}
 }
 
 // start records the pack applied; evaluate calls it once rules are about

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -127,28 +128,78 @@ func TestStatement(t *testing.T) {
 	q := load(t, "testdata/status/statuses.yaml")
 	s = q.Statement(mustDate(t, "2027-05-13"))
 	byCode := map[string]StatementPack{}
+	var codes []string
 	for _, j := range s.Jurisdictions {
 		byCode[j.Code] = j
+		codes = append(codes, j.Code)
+	}
+	if want := []string{"BR", "IN", "US", "US-GA", "default"}; !slices.Equal(codes, want) {
+		t.Errorf("jurisdictions %q, want %q", codes, want)
+	}
+	periods := func(j StatementPack) []string {
+		var out []string
+		for _, per := range j.Periods {
+			out = append(out, fmt.Sprintf("%s %d/%d %s applies=%v reviewed=%s", per.From, per.MinimumAge, per.ConsentAge, per.LegalStatus, per.Applies, per.Reviewed))
+		}
+		return out
+	}
+	tests := []struct {
+		code        string
+		fallsBackTo string
+		current     string // From of the current period, "" for none
+		periods     []string
+	}{
+		{"IN", "default", "2027-05-13", []string{
+			"2023-08-11 13/13 in_force applies=true reviewed=2026-11-01",
+			"2027-05-13 13/18 enacted applies=true reviewed=2026-11-01",
+		}},
+		{"BR", "default", "2020-01-01", []string{ // the pending period is on the watch list
+			"2020-01-01 13/16 in_force applies=true reviewed=2026-11-01",
+			"2026-01-01 15/15 enjoined applies=false reviewed=2026-11-01",
+		}},
+		{"US-GA", "US", "", []string{"2025-07-01 16/16 enjoined applies=false reviewed=2026-11-01"}},
+		{"default", "", "2000-01-01", []string{"2000-01-01 13/13 in_force applies=true reviewed=2026-11-01"}},
+	}
+	for _, tt := range tests {
+		j := byCode[tt.code]
+		current := ""
+		if j.Current != nil {
+			current = j.Current.From.String()
+		}
+		if j.FallsBackTo != tt.fallsBackTo || current != tt.current || !slices.Equal(periods(j), tt.periods) {
+			t.Errorf("%s: falls back to %q, current %q, periods %q; want %q, %q, %q", tt.code, j.FallsBackTo, current, periods(j), tt.fallsBackTo, tt.current, tt.periods)
+		}
 	}
 	in := byCode["IN"]
-	if in.Current == nil || in.Current.ConsentAge != 18 || in.Current.LegalStatus != "enacted" || len(in.Periods) != 2 {
-		t.Errorf("IN = %+v", in)
-	}
 	if r := in.Rules[1]; r.ID != "in.consent" || r.Citation != "DPDP Rules 2025" {
 		t.Errorf("IN rule = %+v", r)
 	}
-	if len(in.Obligations) != 1 || in.Obligations[0].ID != "in.verifiable-consent" {
+	if len(in.Obligations) != 1 || in.Obligations[0].ID != "in.verifiable-consent" || !in.Obligations[0].Applies || in.Obligations[0].Reviewed != mustDate(t, "2026-11-01") {
 		t.Errorf("IN obligations = %+v", in.Obligations)
 	}
-	us := byCode["US"]
-	if len(us.Obligations) != 0 {
+	// Only obligations that take effect are listed per pack; the US pack
+	// handles US-GA checks, since Georgia's own pack is enjoined.
+	if us := byCode["US"]; len(us.Obligations) != 1 || us.Obligations[0].ID != "us-ga.notice" || !slices.Equal(us.Obligations[0].Only, []string{"US-GA"}) {
 		t.Errorf("US obligations = %+v", us.Obligations)
 	}
-	var notInForce []string
-	for _, x := range s.NotInForce {
-		notInForce = append(notInForce, x.Kind+" "+x.Subject+" "+x.LegalStatus)
+	var obligations []string
+	for _, o := range s.Obligations {
+		obligations = append(obligations, o.ID+" "+o.Scope+" "+o.LegalStatus)
 	}
-	if want := []string{"period BR enjoined", "period BR pending", "period US-GA enjoined", "obligation us-ga.enjoined-duty enjoined"}; !slices.Equal(notInForce, want) {
-		t.Errorf("not in force = %q, want %q", notInForce, want)
+	if want := []string{"in.verifiable-consent IN enacted", "us-ga.enjoined-duty US-GA enjoined", "us-ga.notice US-GA in_force"}; !slices.Equal(obligations, want) {
+		t.Errorf("obligations = %q, want %q", obligations, want)
+	}
+	items := func(xs []StatementItem) []string {
+		var out []string
+		for _, x := range xs {
+			out = append(out, x.Kind+" "+x.Subject+" "+x.LegalStatus)
+		}
+		return out
+	}
+	if got, want := items(s.NotInForce), []string{"period BR enjoined", "period US-GA enjoined", "obligation us-ga.enjoined-duty enjoined"}; !slices.Equal(got, want) {
+		t.Errorf("not in force = %q, want %q", got, want)
+	}
+	if got, want := items(s.WatchList), []string{"period BR pending"}; !slices.Equal(got, want) {
+		t.Errorf("watch list = %q, want %q", got, want)
 	}
 }

@@ -8,9 +8,10 @@ import (
 )
 
 // Statement is the policy as an auditor or a regulator reads it: per
-// jurisdiction, the ages in force and when, the rules and obligations that
-// apply with their citations, how evidence is weighed, and what is kept as
-// data but not in force. `ageassure policy doc` renders it as Markdown or
+// jurisdiction, the ages in force and when (with each period's legal
+// status, review date and citation), the rules and obligations that apply
+// with their citations, how evidence is weighed, what is kept as data but
+// not in force, and the bills on the watch list. `ageassure policy doc` renders it as Markdown or
 // HTML; it is derived from the loaded policy, so it cannot drift from what
 // is enforced, and it names the policy hash every decision carries.
 type Statement struct {
@@ -30,9 +31,14 @@ type Statement struct {
 	EstimationBuffer  float64         `json:"estimation_buffer"`
 	EstimationBuffers []AgeBuffer     `json:"estimation_buffers"`
 	Jurisdictions     []StatementPack `json:"jurisdictions"` // by code, the default pack last
-	// NotInForce lists the enjoined and pending periods, rules and
-	// obligations: kept as data, never applied.
+	// Obligations are every obligation of the policy, in policy order,
+	// whatever its legal status, with the jurisdictions it applies to.
+	Obligations []StatementObligation `json:"obligations"`
+	// NotInForce lists the enjoined periods, rules and obligations: kept
+	// as data, never applied.
 	NotInForce []StatementItem `json:"not_in_force"`
+	// WatchList lists the pending ones (bills): recorded, never applied.
+	WatchList []StatementItem `json:"watch_list"`
 }
 
 // StatementMethod is an accepted evidence method.
@@ -54,10 +60,16 @@ type StatementPack struct {
 	Name     string   `json:"name"`
 	Groups   []string `json:"groups"`
 	Timezone string   `json:"timezone"`
+	// FallsBackTo is where a check for this code goes on a day the pack
+	// has no period in force: its country's pack (for a subdivision whose
+	// country has one) or "default"; empty for the default pack.
+	FallsBackTo string `json:"falls_back_to,omitempty"`
 	// Current is the period in force on AsOf; nil when none is (checks
 	// then fall back to the country's pack or the default).
 	Current *PeriodInfo `json:"current,omitempty"`
-	// Periods are every in-force period, oldest first.
+	// Periods are the pack's periods, oldest first, except pending ones
+	// (which are on the watch list): in force, enacted (applied from their
+	// date) and enjoined (never applied), each with its legal status.
 	Periods     []PeriodInfo          `json:"periods"`
 	Rules       []StatementRule       `json:"rules"`
 	Obligations []StatementObligation `json:"obligations"`
@@ -78,25 +90,32 @@ type StatementRule struct {
 	Only []string `json:"only,omitempty"`
 }
 
-// StatementObligation is an obligation as it applies in one jurisdiction.
+// StatementObligation is an obligation, as it applies in one jurisdiction
+// (StatementPack) or in the policy as a whole (Statement.Obligations).
 type StatementObligation struct {
 	ID          string   `json:"id"`
 	Text        string   `json:"text"`
 	Citation    string   `json:"citation"`
 	Bands       []string `json:"bands"`
 	LegalStatus string   `json:"legal_status"`
+	Applies     bool     `json:"applies"` // the status takes effect (in_force, enacted)
 	From        Date     `json:"effective_from"`
 	Until       Date     `json:"effective_until"`
+	Reviewed    Date     `json:"reviewed,omitzero"`
 	Only        []string `json:"only,omitempty"`
+	// Scope says where it applies: codes and groups, or "every jurisdiction".
+	Scope string `json:"scope"`
 }
 
 // StatementItem is something the policy records but does not apply.
 type StatementItem struct {
-	Kind        string `json:"kind"`    // period, rule or obligation
-	Subject     string `json:"subject"` // the jurisdiction, rule or obligation id
+	Kind        string `json:"kind"`           // period, rule or obligation
+	Subject     string `json:"subject"`        // the jurisdiction, rule or obligation id
+	Name        string `json:"name,omitempty"` // the jurisdiction's name, for periods
 	LegalStatus string `json:"legal_status"`
 	From        Date   `json:"effective_from"`
 	Until       Date   `json:"effective_until"`
+	Reviewed    Date   `json:"reviewed,omitzero"`
 	Summary     string `json:"summary"`
 	Citation    string `json:"citation"`
 }
@@ -133,36 +152,60 @@ func (p *Policy) Statement(asOf Date) *Statement {
 		s.Jurisdictions = append(s.Jurisdictions, p.statementPack(pk, asOf))
 		for _, per := range pk.periods {
 			if !per.status.applies() {
-				s.NotInForce = append(s.NotInForce, StatementItem{Kind: "period", Subject: pk.code, LegalStatus: string(per.status),
-					From: per.from, Until: per.until, Citation: per.citation,
+				s.addItem(StatementItem{Kind: "period", Subject: pk.code, Name: pk.name, LegalStatus: string(per.status),
+					From: per.from, Until: per.until, Reviewed: per.reviewed, Citation: per.citation,
 					Summary: "minimum age " + strconv.Itoa(per.minimumAge) + ", digital age of consent " + strconv.Itoa(per.consentAge)})
 			}
 		}
 	}
 	for _, r := range m.rules {
 		if !r.status.applies() {
-			s.NotInForce = append(s.NotInForce, StatementItem{Kind: "rule", Subject: r.id, LegalStatus: string(r.status),
-				From: r.from, Until: r.until, Citation: r.citation, Summary: string(r.decision) + " when " + r.when})
+			s.addItem(StatementItem{Kind: "rule", Subject: r.id, LegalStatus: string(r.status),
+				From: r.from, Until: r.until, Reviewed: r.reviewed, Citation: r.citation, Summary: string(r.decision) + " when " + r.when})
 		}
 	}
 	for _, o := range m.obligations {
+		s.Obligations = append(s.Obligations, statementObligation(o, nil))
 		if !o.status.applies() {
-			s.NotInForce = append(s.NotInForce, StatementItem{Kind: "obligation", Subject: o.id, LegalStatus: string(o.status),
-				From: o.from, Until: o.until, Citation: o.citation, Summary: o.text + " (" + scopeText(&o.scope) + ")"})
+			s.addItem(StatementItem{Kind: "obligation", Subject: o.id, LegalStatus: string(o.status),
+				From: o.from, Until: o.until, Reviewed: o.reviewed, Citation: o.citation, Summary: o.text + " (" + scopeText(&o.scope) + ")"})
 		}
 	}
 	return s
 }
 
+// addItem files an entry that does not take effect: a bill on the watch
+// list, anything else (enjoined) under NotInForce.
+func (s *Statement) addItem(it StatementItem) {
+	if it.LegalStatus == string(statusPending) {
+		s.WatchList = append(s.WatchList, it)
+		return
+	}
+	s.NotInForce = append(s.NotInForce, it)
+}
+
+func statementObligation(o *obligation, only []string) StatementObligation {
+	return StatementObligation{ID: o.id, Text: o.text, Citation: o.citation, Bands: bandNames(o.bands),
+		LegalStatus: string(o.status), Applies: o.status.applies(), From: o.from, Until: o.until, Reviewed: o.reviewed,
+		Only: only, Scope: scopeText(&o.scope)}
+}
+
 func (p *Policy) statementPack(pk *pack, asOf Date) StatementPack {
 	sp := StatementPack{Code: pk.code, Name: pk.name, Groups: pk.groups, Timezone: pk.timezone}
+	switch {
+	case pk.code == defaultPackCode:
+	case len(pk.code) > 2 && p.byCode[pk.code[:2]] != nil:
+		sp.FallsBackTo = pk.code[:2]
+	default:
+		sp.FallsBackTo = defaultPackCode
+	}
 	var current *period
 	for _, per := range pk.periods {
-		if !per.status.applies() {
+		if per.status == statusPending {
 			continue
 		}
 		sp.Periods = append(sp.Periods, per.info())
-		if per.covers(asOf) {
+		if per.status.applies() && per.covers(asOf) {
 			current = per
 			info := per.info()
 			sp.Current = &info
@@ -174,7 +217,7 @@ func (p *Policy) statementPack(pk *pack, asOf Date) StatementPack {
 	}
 	prefix := strings.ToLower(pk.code) + "."
 	for _, r := range p.rules {
-		applies, only := p.appliesTo(&r.scope, pk)
+		applies, only := p.appliesTo(&r.scope, pk, asOf)
 		if !applies {
 			continue
 		}
@@ -189,34 +232,49 @@ func (p *Policy) statementPack(pk *pack, asOf Date) StatementPack {
 		sp.Rules = append(sp.Rules, sr)
 	}
 	for _, o := range p.obligations {
-		applies, only := p.appliesTo(&o.scope, pk)
+		applies, only := p.appliesTo(&o.scope, pk, asOf)
 		if !applies {
 			continue
 		}
-		sp.Obligations = append(sp.Obligations, StatementObligation{ID: o.id, Text: o.text, Citation: o.citation,
-			Bands: bandNames(o.bands), LegalStatus: string(o.status), From: o.from, Until: o.until, Only: only})
+		sp.Obligations = append(sp.Obligations, statementObligation(o, only))
 	}
 	return sp
 }
 
-// appliesTo reports whether a scope selects checks handled by pk: all of
-// them, or (only) those of the listed codes the fallback chain hands to pk
-// (subdivisions of its country; for the default pack, codes without a pack
-// of their own or of their country).
-func (p *Policy) appliesTo(sc *scope, pk *pack) (bool, []string) {
+// appliesTo reports whether a scope selects checks handled by pk on asOf:
+// all of them, or (only) those of the listed codes the fallback chain hands
+// to pk (subdivisions of its country without a pack of their own in force
+// that day; for the default pack, codes whose own and country's packs are
+// not in force).
+func (p *Policy) appliesTo(sc *scope, pk *pack, asOf Date) (bool, []string) {
 	if sc.matches(pk.code, countryOf(pk.code), pk) {
 		return true, nil
+	}
+	handles := func(code string) bool { // a pack of code applies on asOf
+		own := p.byCode[code]
+		return own != nil && own.appliesOn(asOf)
 	}
 	var only []string
 	for _, j := range sc.jurisdictions {
 		switch {
-		case pk.code == defaultPackCode && p.byCode[j] == nil && p.byCode[countryOf(j)] == nil:
+		case pk.code == defaultPackCode && !handles(j) && !handles(countryOf(j)):
 			only = append(only, j)
-		case len(j) > 2 && j[:2] == pk.code && p.byCode[j] == nil:
+		case len(j) > 2 && j[:2] == pk.code && !handles(j):
 			only = append(only, j)
 		}
 	}
 	return len(only) > 0, only
+}
+
+// appliesOn reports whether the pack has a period in force (or enacted)
+// covering d.
+func (pk *pack) appliesOn(d Date) bool {
+	for _, per := range pk.periods {
+		if per.status.applies() && per.covers(d) {
+			return true
+		}
+	}
+	return false
 }
 
 func scopeText(sc *scope) string {

@@ -26,8 +26,8 @@ func TestLegalStatus(t *testing.T) {
 		{"enacted: later", "IN", 12, "2028-01-01", Deny, "IN", 18, 13, nil},
 		{"enjoined and pending never apply", "BR", 14, "2026-11-26", ParentalConsentRequired, "BR", 16, 13, nil},
 		{"enjoined and pending never apply: adult", "BR", 17, "2026-11-26", Allow, "BR", 16, 13, nil},
-		{"enjoined subdivision falls back to its country", "US-GA", 14, "2026-11-26", Allow, "US", 13, 13, nil},
-		{"enacted rule from its date", "US-GA", 14, "2030-01-01", AdditionalVerificationRequired, "US", 13, 13, nil},
+		{"enjoined subdivision falls back to its country", "US-GA", 14, "2026-11-26", Allow, "US", 13, 13, []string{"us-ga.notice"}},
+		{"enacted rule from its date", "US-GA", 14, "2030-01-01", AdditionalVerificationRequired, "US", 13, 13, []string{"us-ga.notice"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
