@@ -177,20 +177,15 @@ var docFuncs = map[string]any{
 		}
 		return "the " + j.FallsBackTo + " pack"
 	},
-	// packLabel names a pack in a table row: code, name, and for a
-	// subdivision the country pack it falls back to.
+	// packLabel names a pack in a table row: code and name.
 	"packLabel": func(j policy.StatementPack) string {
 		if j.Code == "default" {
 			return "Everywhere else (default)"
 		}
-		s := j.Code
-		if j.Name != "" {
-			s += " — " + j.Name
+		if j.Name == "" {
+			return j.Code
 		}
-		if len(j.Code) > 2 && j.FallsBackTo != "default" {
-			s += " (else " + j.FallsBackTo + ")"
-		}
-		return s
+		return j.Code + " — " + j.Name
 	},
 	// watchSubject names a watch-list entry: a jurisdiction, or the id of
 	// a rule or obligation.

@@ -61,7 +61,7 @@ func TestPolicyDocJurisdictions(t *testing.T) {
 			"| IN — India | 2023-08-11 to 2027-05-13 (exclusive) | 13 | 13 | in force | 2026-11-01 | before |\n" +
 			"| IN — India | from 2027-05-13 | 13 | 18 | enacted (applies from its effective date) | 2026-11-01 | DPDP Rules 2025 |\n" +
 			"| US — United States | from 2000-01-01 | 13 | 13 | in force | 2026-11-01 | US |\n" +
-			"| US-GA — Georgia (else US) | from 2025-07-01 | 16 | 16 | enjoined (not applied) | 2026-11-01 | Georgia SB 351 (enjoined) |\n" +
+			"| US-GA — Georgia | from 2025-07-01 | 16 | 16 | enjoined (not applied) | 2026-11-01 | Georgia SB 351 (enjoined) |\n" +
 			"| Everywhere else (default) | from 2000-01-01 | 13 | 13 | in force | 2026-11-01 | default |\n",
 		"| `in.verifiable-consent` | IN | under\\_13, 13\\_15, 16\\_17 | Obtain verifiable parental consent. | from 2027-05-13 | enacted (applies from its effective date) | 2026-11-01 | DPDP Rules 2025, r. 10 |",
 		"| `us-ga.enjoined-duty` | US-GA | under\\_13, 13\\_15, 16\\_17, unknown | Verify the age of every account holder. | always | enjoined (not applied) | 2026-11-01 | Georgia SB 351 (enjoined) |",
@@ -89,7 +89,7 @@ func TestPolicyDocJurisdictions(t *testing.T) {
 	}
 	code, out, _ = runPolicy(t, "doc", fixture, "--jurisdictions", "--format", "html")
 	if code != 0 || !strings.HasPrefix(out, "<!DOCTYPE html>") || !strings.Contains(out, `<h2 id="watch-list">Watch list</h2>`) ||
-		!strings.Contains(out, `<tr class="muted"><td>US-GA — Georgia (else US)</td><td>from 2025-07-01</td>`) {
+		!strings.Contains(out, `<tr class="muted"><td>US-GA — Georgia</td><td>from 2025-07-01</td>`) {
 		t.Errorf("html = %d\n%.3000s", code, out)
 	}
 	for _, bad := range []string{"<script", "src=", "<link", "http://", "https://", "@import"} {

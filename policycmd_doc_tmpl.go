@@ -201,7 +201,7 @@ The age rules policy {{bt}}{{.S.PolicyID}}{{bt}} applies in each jurisdiction, w
 - **Legal status**: *in force*; *enacted*: passed, applied from its effective date; *enjoined*: blocked by a court, recorded but not applied. Bills (*pending*) are on the [watch list](#watch-list) and never applied.
 - **Effective**: from the first day it applies, to the first day it no longer does (exclusive), in the jurisdiction's own calendar.
 - **Reviewed**: the day the entry was last checked against the law.
-- A check for a subdivision (e.g. US-FL) uses its own rules, else its country's (US), else the default: the first with a period in force on the day.
+- A check for a subdivision (e.g. US-FL) uses its own rules, else its country's (US), else the default: the first with a period in force on the day. So where a subdivision's own rules are enjoined, or have not started, its country's rules decide.
 
 ## Ages
 
@@ -266,7 +266,7 @@ code{font:.88em ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;p
 <li><b>Legal status</b>: <i>in force</i>; <i>enacted</i>: passed, applied from its effective date; <i>enjoined</i>: blocked by a court, recorded but not applied. Bills (<i>pending</i>) are on the <a href="#watch-list">watch list</a> and never applied.</li>
 <li><b>Effective</b>: from the first day it applies, to the first day it no longer does (exclusive), in the jurisdiction's own calendar.</li>
 <li><b>Reviewed</b>: the day the entry was last checked against the law.</li>
-<li>A check for a subdivision (e.g. US-FL) uses its own rules, else its country's (US), else the default: the first with a period in force on the day.</li>
+<li>A check for a subdivision (e.g. US-FL) uses its own rules, else its country's (US), else the default: the first with a period in force on the day. So where a subdivision's own rules are enjoined, or have not started, its country's rules decide.</li>
 </ul>
 
 <h2>Ages</h2>
