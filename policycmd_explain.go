@@ -325,6 +325,9 @@ func writeExplain(w io.Writer, p *policy.Policy, in policy.Input, res policy.Res
 		if per.Confidence != "" {
 			bw.printf(", confidence %s", per.Confidence)
 		}
+		if !per.Reviewed.IsZero() {
+			bw.printf(", reviewed %s", per.Reviewed)
+		}
 		bw.printf("\n              citation: %s\n", per.Citation)
 	} else {
 		bw.printf("period        none in force\n")
