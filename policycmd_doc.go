@@ -116,6 +116,19 @@ var docFuncs = map[string]any{
 		}
 		return from.String() + " to " + until.String() + " (exclusive)"
 	},
+	// billDates is when a bill would apply, if passed.
+	"billDates": func(from, until policy.Date) string {
+		if from.IsZero() && until.IsZero() {
+			return "not known yet"
+		}
+		if until.IsZero() {
+			return "from " + from.String()
+		}
+		if from.IsZero() {
+			return "until " + until.String() + " (exclusive)"
+		}
+		return from.String() + " to " + until.String() + " (exclusive)"
+	},
 	"join": strings.Join,
 	// duration prints 24h rather than 24h0m0s.
 	"duration": func(d time.Duration) string {

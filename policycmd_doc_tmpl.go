@@ -97,7 +97,7 @@ Bills (legal status pending): recorded, never applied:
 | Kind | Subject | Effective if passed | What | Citation |
 |---|---|---|---|---|
 {{- range .S.WatchList}}
-| {{.Kind}} | {{bt}}{{.Subject}}{{bt}} | {{dates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
+| {{.Kind}} | {{bt}}{{.Subject}}{{bt}} | {{billDates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
 {{- end}}
 {{else -}}
 No bills recorded.
@@ -179,7 +179,7 @@ code{font:.88em ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;p
 <h2>Watch list</h2>
 {{if .S.WatchList}}<p>Bills (legal status pending): recorded, never applied:</p>
 <table><tr><th>Kind</th><th>Subject</th><th>Effective if passed</th><th>What</th><th>Citation</th></tr>
-{{range .S.WatchList}}<tr><td>{{.Kind}}</td><td><code>{{.Subject}}</code></td><td>{{dates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
+{{range .S.WatchList}}<tr><td>{{.Kind}}</td><td><code>{{.Subject}}</code></td><td>{{billDates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
 {{end}}</table>{{else}}<p>No bills recorded.</p>{{end}}
 </body>
 </html>
@@ -231,7 +231,7 @@ Bills (legal status pending): recorded so they are not forgotten, never applied.
 | Kind | Subject | Effective if passed | What | Citation |
 |---|---|---|---|---|
 {{- range .S.WatchList}}
-| {{.Kind}} | {{watchSubject .}} | {{dates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
+| {{.Kind}} | {{watchSubject .}} | {{billDates .From .Until}} | {{md .Summary}} | {{md .Citation}} |
 {{- end}}
 {{else -}}
 No bills recorded.
@@ -283,7 +283,7 @@ code{font:.88em ui-monospace,SFMono-Regular,Menlo,monospace;background:#f6f8fa;p
 <h2 id="watch-list">Watch list</h2>
 {{if .S.WatchList}}<p>Bills (legal status pending): recorded so they are not forgotten, never applied.</p>
 <table><tr><th>Kind</th><th>Subject</th><th>Effective if passed</th><th>What</th><th>Citation</th></tr>
-{{range .S.WatchList}}<tr><td>{{.Kind}}</td><td>{{watchSubject .}}</td><td>{{dates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
+{{range .S.WatchList}}<tr><td>{{.Kind}}</td><td>{{watchSubject .}}</td><td>{{billDates .From .Until}}</td><td>{{.Summary}}</td><td>{{.Citation}}</td></tr>
 {{end}}</table>{{else}}<p>No bills recorded.</p>{{end}}
 </body>
 </html>

@@ -512,8 +512,10 @@ func (b *builder) period(n *yaml.Node, what string) *period {
 	if !ok {
 		return nil
 	}
-	if !hasFrom {
-		b.errorf(n, nil, "%s: effective_from is required", what)
+	// A bill's date is often not known yet: a pending period may leave
+	// effective_from out (it is never applied, so nothing depends on it).
+	if !hasFrom && per.status != statusPending {
+		b.errorf(n, nil, "%s: effective_from is required (only a pending period may leave it out)", what)
 	}
 	if strings.TrimSpace(per.citation) == "" {
 		b.errorf(n, nil, "%s: citation is required", what)

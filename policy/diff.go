@@ -221,6 +221,9 @@ func periodsByKey(ps []canonPeriod) map[string]canonPeriod {
 	out := map[string]canonPeriod{}
 	for _, p := range ps {
 		k := p.From
+		if k == "" {
+			k = "undated" // a bill whose date is not known
+		}
 		if !legalStatus(p.LegalStatus).applies() {
 			k += " (" + p.LegalStatus + ")"
 		}

@@ -199,7 +199,7 @@ func TestStatement(t *testing.T) {
 	if got, want := items(s.NotInForce), []string{"period BR enjoined", "period US-GA enjoined", "obligation us-ga.enjoined-duty enjoined"}; !slices.Equal(got, want) {
 		t.Errorf("not in force = %q, want %q", got, want)
 	}
-	if got, want := items(s.WatchList), []string{"period BR pending"}; !slices.Equal(got, want) {
+	if got, want := items(s.WatchList), []string{"period BR pending", "period IN pending"}; !slices.Equal(got, want) {
 		t.Errorf("watch list = %q, want %q", got, want)
 	}
 }

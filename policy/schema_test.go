@@ -160,6 +160,25 @@ func TestSchemaBroken(t *testing.T) {
 			t.Errorf("%s: error %v, want one mentioning %q", tt.file, err, tt.want)
 		}
 	}
+	// Dating: only a pending period may leave effective_from out; an
+	// enacted rule needs one.
+	for _, tt := range []struct {
+		src   string
+		valid bool
+	}{
+		{"default: {timezone: UTC, periods: [{citation: c}]}\n", false},
+		{"default: {timezone: UTC, periods: [{citation: c, legal_status: in_force}]}\n", false},
+		{"default: {timezone: UTC, periods: [{citation: c, legal_status: enacted}]}\n", false},
+		{"default: {timezone: UTC, periods: [{citation: c, legal_status: pending}]}\n", true},
+		{"default: {timezone: UTC, periods: [{citation: c, legal_status: proposed}]}\n", true},
+		{"default: {timezone: UTC, periods: [{citation: c, effective_from: 2000-01-01, reviewed: 2026-12-04, legal_status: enjoined}]}\n", true},
+		{"rules: [{id: r, decision: allow, when: 'true', message: m, citation: c, legal_status: enacted}]\n", false},
+		{"rules: [{id: r, decision: allow, when: 'true', message: m, citation: c, legal_status: enacted, effective_from: 2027-01-01, reviewed: 2026-12-04}]\n", true},
+	} {
+		if err := pol.Validate(yamlToJSON(t, []byte(tt.src))); (err == nil) != tt.valid {
+			t.Errorf("%s: valid %v, error %v", tt.src, tt.valid, err)
+		}
+	}
 	cases := compileSchema(t, "cases.schema.json")
 	for _, src := range []string{
 		"- {name: a, as_of: 2026-01-01, input: {age: 1}, expect: {decision: allow}, expected: {}}\n",

@@ -73,3 +73,21 @@ func TestLegalStatusLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingWithoutDate: a bill whose date is not known yet may leave
+// effective_from out; it loads, is never applied, and is on the watch list.
+func TestPendingWithoutDate(t *testing.T) {
+	for _, status := range []string{"pending", "proposed"} {
+		src := "id: s\ndefault: {timezone: UTC, periods: [{effective_from: 2000-01-01, citation: c}, {consent_age: 16, citation: bill, legal_status: " + status + "}]}\n"
+		p, err := compileSources([]source{{name: "s.yaml", data: []byte(src)}})
+		if err != nil {
+			t.Fatalf("%s: %v", status, err)
+		}
+		if r := p.Evaluate(Input{Age: 14, Now: day(t, "2026-11-26")}); r.ConsentAge != 13 {
+			t.Errorf("%s: consent age %d: the bill was applied", status, r.ConsentAge)
+		}
+		if w := p.Statement(mustDate(t, "2026-11-26")).WatchList; len(w) != 1 || !w[0].From.IsZero() {
+			t.Errorf("%s: watch list %+v", status, w)
+		}
+	}
+}
