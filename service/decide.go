@@ -362,7 +362,7 @@ func (s *Service) verifyEvidence(ctx context.Context, chk *check, tenant Tenant,
 	if s.verifier == nil {
 		out := make([]policy.Evidence, len(chk.evidence))
 		for i, it := range chk.evidence {
-			out[i] = policy.Evidence{Type: it.Type, Provider: it.Provider, Outcome: policy.OutcomeUnverifiable, Reason: "evidence_unverifiable"}
+			out[i] = unverifiable(it)
 		}
 		return out
 	}

@@ -61,6 +61,12 @@ func newEvidencePool(budget time.Duration, maxInFlight int) *evidencePool {
 	return &evidencePool{budget: budget, slots: semaphore.NewWeighted(int64(maxInFlight))}
 }
 
+// unverifiable is the result of an item that could not be checked at all
+// (no verifier, no slot, the budget spent): it counts as absent.
+func unverifiable(it policy.EvidenceItem) policy.Evidence {
+	return policy.Evidence{Type: it.Type, Provider: it.Provider, Outcome: policy.OutcomeUnverifiable, Reason: "evidence_unverifiable"}
+}
+
 // errEvidenceBudget is the cause given to verifications cut off by the
 // budget.
 var errEvidenceBudget = errors.New("evidence budget spent")
@@ -106,7 +112,7 @@ func (p *evidencePool) verify(ctx context.Context, v EvidenceVerifier, items []p
 	defer mu.Unlock()
 	for i, it := range items {
 		if !done[i] {
-			out[i] = policy.Evidence{Type: it.Type, Provider: it.Provider, Outcome: policy.OutcomeUnverifiable, Reason: "evidence_unverifiable"}
+			out[i] = unverifiable(it)
 		}
 	}
 	return out
