@@ -129,8 +129,12 @@ func TestFullStackRedisOutage(t *testing.T) {
 	usedFirst := s.ok(t, a, used)
 	time.Sleep(200 * time.Millisecond)
 
-	s.redis.Kill()
+	// The phase changes first: a steady check sent just before the kill may
+	// reach the replica just after it, and must then be judged as one sent
+	// during the outage (a fail-safe step-up is right for it), not as one
+	// answered with Redis up.
 	load.phase.Store(phaseDown)
+	s.redis.Kill()
 	t.Run("the replicas notice", func(t *testing.T) {
 		for _, r := range []*replica{a, b} {
 			waitRedisState(t, s, r, "open", 10*time.Second)
